@@ -1,0 +1,28 @@
+/* main.c: `cltrain [--device SPEC] SWEEP.yaml` and the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char USAGE[] =
+    "usage: cltrain [--device SPEC] SWEEP.yaml        run a sweep (same as `cltrain sweep`)\n"
+    "       cltrain devices                          list OpenCL devices with their indices\n"
+    "\n"
+    "SPEC: an index (0), a comma list (0,1), all, cpu, gpu, or part of a device's name.\n"
+    "Environment: CLTRAIN_CACHE_DIR moves the kernel cache ($XDG_CACHE_HOME/cltrain by default),\n"
+    "CLTRAIN_NO_CACHE=1 bypasses it.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        puts("cltrain 0.1.0");
+        return 0;
+    }
+    if (!strcmp(argv[1], "devices")) return cli_devices(argc - 1, argv + 1);
+    fprintf(stderr, "cltrain: unknown command \"%s\"\n%s", argv[1], USAGE);
+    return 2;
+}

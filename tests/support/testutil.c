@@ -1,0 +1,91 @@
+/* testutil.c: shared helpers for the Check suites (see testutil.h). */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static device_ctx *the_device;
+
+static void close_device(void)
+{
+    device_close(the_device);
+    the_device = NULL;
+}
+
+device_ctx *tu_device(void)
+{
+    if (the_device) return the_device;
+    char err[CT_ERR_LEN];
+    device_info *all;
+    int n;
+    if (device_list(&all, &n, err, sizeof err) != 0) ck_abort_msg("%s", err);
+    const char *env = getenv("CLTRAIN_TEST_DEVICE");
+    int idx = env ? atoi(env) : 0;
+    ck_assert_msg(idx >= 0 && idx < n, "CLTRAIN_TEST_DEVICE=%d but there are %d devices", idx, n);
+    the_device = device_open(&all[idx], err, sizeof err);
+    free(all);
+    if (!the_device) ck_abort_msg("%s", err);
+    atexit(close_device);
+    return the_device;
+}
+
+double tu_uniform(uint64_t *s)
+{
+    /* xorshift64*: plenty for test inputs, and the same on every machine */
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return (double)((*s * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ULL + 1;
+    for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * tu_uniform(&s));
+}
+
+void *tu_alloc(size_t bytes)
+{
+    void *p = calloc(1, bytes ? bytes : 1);
+    ck_assert_msg(p != NULL, "out of host memory (%zu bytes)", bytes);
+    return p;
+}
+
+cl_mem tu_upload(device_ctx *d, const float *host, size_t n)
+{
+    cl_mem m = device_alloc(d, n * sizeof(float), "a test tensor");
+    ck_assert_msg(m != NULL, "%s", d->error);
+    TU_OK(d, device_write(d, m, 0, n * sizeof(float), host));
+    return m;
+}
+
+float *tu_download(device_ctx *d, cl_mem buf, size_t n)
+{
+    float *h = tu_alloc(n * sizeof(float));
+    TU_OK(d, device_read(d, buf, 0, n * sizeof(float), h));
+    return h;
+}
+
+double tu_max_rel_err(const float *got, const double *ref, size_t n)
+{
+    double scale = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
+    double floor = 1e-3 * scale;
+    if (floor == 0) floor = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(got[i])) return INFINITY;
+        double e = fabs(got[i] - ref[i]) / fmax(fabs(ref[i]), floor);
+        if (e > worst) worst = e;
+    }
+    return worst;
+}
+
+int tu_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,37 @@
+/* testutil.h: what every Check suite shares: the device under test, seeded random inputs, host <->
+ * device copies, and the error measure kernels are compared with. */
+#ifndef CLTRAIN_TESTUTIL_H
+#define CLTRAIN_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "cltrain/device.h"
+
+/* The device tests run on: index $CLTRAIN_TEST_DEVICE (default 0), opened once per process. */
+device_ctx *tu_device(void);
+
+/* Fails the test with d->error when rc != 0. */
+#define TU_OK(d, rc) ck_assert_msg((rc) == 0, "%s", (d)->error)
+
+/* Deterministic uniform floats in [lo, hi) from a seeded xorshift; use ranges that exclude 0 where a
+ * zero input could hide a bug. */
+void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
+/* Same, but doubles (for references that need inputs in double). */
+double tu_uniform(uint64_t *state);
+
+/* A device buffer holding a copy of host[n]; and reading n floats back into a new host array. */
+cl_mem tu_upload(device_ctx *d, const float *host, size_t n);
+float *tu_download(device_ctx *d, cl_mem buf, size_t n);
+
+/* max_i |got_i - ref_i| / max(|ref_i|, floor) with floor = 1e-3 * max_i |ref_i|, so elements near
+ * zero are judged on the tensor's scale instead of their own. */
+double tu_max_rel_err(const float *got, const double *ref, size_t n);
+
+/* malloc that fails the test instead of returning NULL. */
+void *tu_alloc(size_t bytes);
+
+/* Runs one suite and returns the process exit status (0 when all passed). */
+int tu_run_suite(Suite *s);
+
+#endif
