@@ -1,16 +1,22 @@
 /* devices.c: `cltrain devices`, and the --device resolution every subcommand shares. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "cltrain/device.h"
 
 int cli_devices(int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 1) {
-        fprintf(stderr, "cltrain devices: takes no arguments\n");
-        return 2;
+    const char *spec = "all";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+            spec = argv[++i];
+        } else {
+            fprintf(stderr, "cltrain devices: unknown argument \"%s\"; usage: cltrain devices [--device SPEC]\n",
+                    argv[i]);
+            return 2;
+        }
     }
     char err[CT_ERR_LEN];
     device_info *all;
@@ -19,7 +25,14 @@ int cli_devices(int argc, char **argv)
         fprintf(stderr, "cltrain: %s\n", err);
         return 2;
     }
-    for (int i = 0; i < n; i++) {
+    int sel[64], nsel;
+    if (device_select(spec, all, n, sel, 64, &nsel, err, sizeof err) != 0) {
+        fprintf(stderr, "cltrain: %s\n", err);
+        free(all);
+        return 2;
+    }
+    for (int s = 0; s < nsel; s++) {
+        int i = sel[s];
         const device_info *d = &all[i];
         printf("%d: %s\n", i, d->name);
         printf("    platform:        %s\n", d->platform_name);

@@ -6,7 +6,7 @@
 
 static const char USAGE[] =
     "usage: cltrain [--device SPEC] SWEEP.yaml        run a sweep (same as `cltrain sweep`)\n"
-    "       cltrain devices                          list OpenCL devices with their indices\n"
+    "       cltrain devices [--device SPEC]          list OpenCL devices with their indices\n"
     "\n"
     "SPEC: an index (0), a comma list (0,1), all, cpu, gpu, or part of a device's name.\n"
     "Environment: CLTRAIN_CACHE_DIR moves the kernel cache ($XDG_CACHE_HOME/cltrain by default),\n"
