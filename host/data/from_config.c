@@ -1,0 +1,42 @@
+/* from_config.c: the thin glue between the flat config and the data module. The keys' types,
+ * ranges and choices are checked by the config module; this file only maps them onto options. */
+#include "cltrain/data.h"
+
+#include <stdio.h>
+#include <string.h>
+
+data_dataset *data_open_from_config(const config *c, char *err, size_t errlen)
+{
+    const char *type = config_str(c, CFG_DATASET_TYPE);
+    const char *path = config_str(c, CFG_DATA_PATH);
+    if (strcmp(type, "images") == 0) {
+        snprintf(
+            err, errlen,
+            "dataset_type images (folders of JPEG/PNG files) is not supported yet; use dataset_type idx");
+        return NULL;
+    }
+    if (strcmp(type, "idx") != 0) {
+        snprintf(err, errlen, "dataset_type %s is unknown: expected idx or images", type);
+        return NULL;
+    }
+    data_options o = {
+        .image_size = (int)config_int(c, CFG_IMAGE_SIZE),
+        .resize = strcmp(config_str(c, CFG_RESIZE), "bilinear") == 0 ? DATA_RESIZE_BILINEAR : DATA_RESIZE_PAD,
+        .normalize =
+            strcmp(config_str(c, CFG_NORMALIZE), "none") == 0 ? DATA_NORMALIZE_NONE : DATA_NORMALIZE_DATASET,
+        .val_split = config_float(c, CFG_VAL_SPLIT),
+        .limit = (long)config_int(c, CFG_LIMIT),
+        .seed = (uint64_t)config_int(c, CFG_SEED),
+    };
+    return data_open_idx(path, &o, err, errlen);
+}
+
+void data_loader_options_from_config(const config *c, data_split split, int threads, data_loader_options *out)
+{
+    memset(out, 0, sizeof *out);
+    out->batch_size = (int)config_int(c, CFG_BATCH_SIZE);
+    out->threads = threads;
+    out->seed = (uint64_t)config_int(c, CFG_SEED);
+    out->shuffle = split == DATA_TRAIN && config_bool(c, CFG_SHUFFLE);
+    out->augment = split == DATA_TRAIN && config_bool(c, CFG_DATA_AUGMENTATION);
+}
