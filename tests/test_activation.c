@@ -1,0 +1,258 @@
+/* test_activation.c: every activation's forward and backward kernel against double-precision
+ * references over [-6, 6] and at large |x| (no NaN, no overflow), the references' derivatives
+ * against central finite differences, in-place use, names, and bad arguments. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cltrain/ops.h"
+
+static double sig(double x)
+{
+    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+}
+
+static double softplus(double x)
+{
+    return x > 30 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+
+static double ref_f(ops_activation a, double x)
+{
+    switch (a) {
+    case OPS_RELU:
+        return x > 0 ? x : 0;
+    case OPS_SILU:
+        return x * sig(x);
+    case OPS_GELU:
+        return 0.5 * x * erfc(-x / sqrt(2.0));
+    case OPS_MISH:
+        return x * tanh(softplus(x));
+    case OPS_TANH:
+        return tanh(x);
+    case OPS_SIGMOID:
+        return sig(x);
+    case OPS_LEAKY_RELU:
+        return x > 0 ? x : 0.01 * x;
+    case OPS_ELU:
+        return x > 0 ? x : expm1(x);
+    default:
+        ck_abort_msg("no reference for activation %d", (int)a);
+    }
+    return 0;
+}
+
+static double ref_df(ops_activation a, double x)
+{
+    switch (a) {
+    case OPS_RELU:
+        return x > 0 ? 1 : 0;
+    case OPS_SILU:
+        return sig(x) + x * sig(x) * sig(-x);
+    case OPS_GELU:
+        return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) / sqrt(2 * M_PI);
+    case OPS_MISH: {
+        double t = tanh(softplus(x));
+        double sech = 1.0 / cosh(softplus(x));
+        return t + x * sech * sech * sig(x);
+    }
+    case OPS_TANH: {
+        double s = 1.0 / cosh(x);
+        return s * s;
+    }
+    case OPS_SIGMOID:
+        return sig(x) * sig(-x);
+    case OPS_LEAKY_RELU:
+        return x > 0 ? 1 : 0.01;
+    case OPS_ELU:
+        return x > 0 ? 1 : exp(x);
+    default:
+        ck_abort_msg("no reference for activation %d", (int)a);
+    }
+    return 0;
+}
+
+START_TEST(names_round_trip_and_unknown_names_fail)
+{
+    for (int i = 0; i < OPS_ACTIVATION_COUNT; i++) {
+        const char *name = ops_activation_name((ops_activation)i);
+        ck_assert_ptr_nonnull(name);
+        ops_activation a = OPS_ACTIVATION_COUNT;
+        ck_assert_int_eq(ops_activation_parse(name, &a), 0);
+        ck_assert_int_eq(a, i);
+    }
+    ck_assert_str_eq(ops_activation_name(OPS_LEAKY_RELU), "leaky_relu");
+    ck_assert_str_eq(ops_activation_name(OPS_GELU), "gelu");
+    ck_assert_ptr_null(ops_activation_name(OPS_ACTIVATION_COUNT));
+    ck_assert_ptr_null(ops_activation_name((ops_activation)-1));
+    const char *bad[] = {"ReLU", "RELU", "leaky-relu", "leakyrelu", "relu ", "", "swish", "gelu_tanh"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ops_activation a = OPS_ELU;
+        ck_assert_msg(ops_activation_parse(bad[i], &a) == -1, "\"%s\" parsed", bad[i]);
+        ck_assert_int_eq(a, OPS_ELU); /* untouched on failure */
+    }
+    ck_assert_int_eq(ops_activation_parse(NULL, NULL), -1);
+}
+END_TEST
+
+/* The references' derivatives are what the kernels are judged by, so check them first. */
+START_TEST(reference_derivatives_match_finite_differences)
+{
+    ops_activation a = (ops_activation)_i;
+    const double h = 1e-5;
+    for (double x = -8.0; x <= 8.0; x += 0.0137) {
+        if (fabs(x) < 1e-3) continue; /* relu, leaky_relu and elu have a kink at 0 */
+        double fd = (ref_f(a, x + h) - ref_f(a, x - h)) / (2 * h);
+        double an = ref_df(a, x);
+        ck_assert_msg(fabs(fd - an) <= 1e-7 * fmax(1.0, fabs(an)),
+                      "%s'(%g): analytic %.12g, finite difference %.12g", ops_activation_name(a), x, an, fd);
+    }
+}
+END_TEST
+
+/* Runs forward and backward on x (with dy) and checks both against the references: on
+ * [-6,6] with tu_max_rel_err; at large |x| element by element, judged relative to max(|ref|, 1e-3)
+ * because there the exact values span 1e-40 .. 1e4 and a tiny tail only has to be tiny. */
+static void check_activation(ops_activation a, const float *x, const float *dy, size_t n, int large)
+{
+    device_ctx *d = tu_device();
+    cl_mem bx = tu_upload(d, x, n), bdy = tu_upload(d, dy, n);
+    cl_mem by = device_alloc(d, n * sizeof(float), "y"), bdx = device_alloc(d, n * sizeof(float), "dx");
+    ck_assert_msg(by && bdx, "%s", d->error);
+    TU_OK(d, ops_activation_forward(d, a, by, bx, n));
+    TU_OK(d, ops_activation_backward(d, a, bdx, bdy, bx, n));
+    float *y = tu_download(d, by, n), *dx = tu_download(d, bdx, n);
+    double *ry = tu_alloc(n * sizeof(double)), *rdx = tu_alloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        ry[i] = ref_f(a, x[i]);
+        rdx[i] = dy[i] * ref_df(a, x[i]);
+        ck_assert_msg(isfinite(y[i]) && isfinite(dx[i]), "%s at x=%g gives y=%g dx=%g",
+                      ops_activation_name(a), x[i], y[i], dx[i]);
+    }
+    if (!large) {
+        double ey = tu_max_rel_err(y, ry, n), ed = tu_max_rel_err(dx, rdx, n);
+        ck_assert_msg(ey <= 1e-4, "%s forward rel err %g", ops_activation_name(a), ey);
+        ck_assert_msg(ed <= 1e-4, "%s backward rel err %g", ops_activation_name(a), ed);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            double ey = fabs(y[i] - ry[i]) / fmax(fabs(ry[i]), 1e-3);
+            double ed = fabs(dx[i] - rdx[i]) / fmax(fabs(rdx[i]), 1e-3);
+            ck_assert_msg(ey <= 1e-4 && ed <= 1e-4, "%s at x=%g: y=%.9g (ref %.9g), dx=%.9g (ref %.9g)",
+                          ops_activation_name(a), x[i], y[i], ry[i], dx[i], rdx[i]);
+        }
+    }
+    free(y);
+    free(dx);
+    free(ry);
+    free(rdx);
+    clReleaseMemObject(bx);
+    clReleaseMemObject(bdy);
+    clReleaseMemObject(by);
+    clReleaseMemObject(bdx);
+}
+
+START_TEST(forward_and_backward_match_references)
+{
+    ops_activation a = (ops_activation)_i;
+    /* odd sizes so the rounded-up launch's guard matters */
+    size_t sizes[] = {1, 7, 10007};
+    for (size_t s = 0; s < 3; s++) {
+        size_t n = sizes[s];
+        float *x = tu_alloc(n * sizeof(float)), *dy = tu_alloc(n * sizeof(float));
+        tu_fill_uniform(x, n, -6.0f, 6.0f, 11 + s);
+        tu_fill_uniform(dy, n, 0.5f, 1.5f, 12 + s);
+        for (size_t i = 1; i < n; i += 2)
+            dy[i] = -dy[i];
+        check_activation(a, x, dy, n, 0);
+        free(x);
+        free(dy);
+    }
+    float big[] = {20.5f, -20.5f, 30.0f,  -30.0f,  45.0f, -45.0f, 88.0f, -88.0f,
+                   90.0f, -90.0f, 200.0f, -200.0f, 1e4f,  -1e4f,  1e30f, -1e30f};
+    size_t nb = sizeof big / sizeof *big;
+    float dyb[sizeof big / sizeof *big];
+    for (size_t i = 0; i < nb; i++)
+        dyb[i] = 0.75f;
+    check_activation(a, big, dyb, nb, 1);
+}
+END_TEST
+
+/* The model runs backward in place (dx = dy), and forward may be in place at inference. */
+START_TEST(in_place_gives_the_same_numbers)
+{
+    ops_activation a = (ops_activation)_i;
+    device_ctx *d = tu_device();
+    size_t n = 999;
+    float *x = tu_alloc(n * sizeof(float)), *dy = tu_alloc(n * sizeof(float));
+    tu_fill_uniform(x, n, -5.0f, 5.0f, 21);
+    tu_fill_uniform(dy, n, -1.0f, 2.0f, 22);
+    cl_mem bx = tu_upload(d, x, n), bdy = tu_upload(d, dy, n), bx2 = tu_upload(d, x, n);
+    cl_mem by = device_alloc(d, n * sizeof(float), "y"), bdx = device_alloc(d, n * sizeof(float), "dx");
+    ck_assert_msg(by && bdx, "%s", d->error);
+    TU_OK(d, ops_activation_forward(d, a, by, bx, n));
+    TU_OK(d, ops_activation_backward(d, a, bdx, bdy, bx, n));
+    TU_OK(d, ops_activation_backward(d, a, bdy, bdy, bx, n));
+    TU_OK(d, ops_activation_forward(d, a, bx2, bx2, n));
+    float *y = tu_download(d, by, n), *y2 = tu_download(d, bx2, n);
+    float *dx = tu_download(d, bdx, n), *dx2 = tu_download(d, bdy, n);
+    ck_assert(memcmp(y, y2, n * sizeof(float)) == 0);
+    ck_assert(memcmp(dx, dx2, n * sizeof(float)) == 0);
+    free(x);
+    free(dy);
+    free(y);
+    free(y2);
+    free(dx);
+    free(dx2);
+    cl_mem all[] = {bx, bdy, bx2, by, bdx};
+    for (int i = 0; i < 5; i++)
+        clReleaseMemObject(all[i]);
+}
+END_TEST
+
+START_TEST(bad_arguments_fail_with_a_sentence)
+{
+    device_ctx *d = tu_device();
+    float one = 1.5f;
+    cl_mem b = tu_upload(d, &one, 1);
+    d->error[0] = '\0';
+    ck_assert_int_eq(ops_activation_forward(d, OPS_ACTIVATION_COUNT, b, b, 1), -1);
+    ck_assert_msg(strstr(d->error, "not one of") != NULL, "%s", d->error);
+    d->error[0] = '\0';
+    ck_assert_int_eq(ops_activation_backward(d, (ops_activation)-3, b, b, b, 1), -1);
+    ck_assert_msg(strstr(d->error, "not one of") != NULL, "%s", d->error);
+    d->error[0] = '\0';
+    ck_assert_int_eq(ops_activation_forward(d, OPS_RELU, b, b, 0), -1);
+    ck_assert_msg(strstr(d->error, "0 elements") != NULL, "%s", d->error);
+    d->error[0] = '\0';
+    ck_assert_int_eq(ops_activation_backward(d, OPS_GELU, b, b, b, 0), -1);
+    ck_assert_msg(strstr(d->error, "gelu backward") != NULL, "%s", d->error);
+    d->error[0] = '\0';
+    ck_assert_int_eq(ops_activation_forward(d, OPS_MISH, NULL, b, 1), -1);
+    ck_assert_msg(strstr(d->error, "NULL") != NULL, "%s", d->error);
+    d->error[0] = '\0';
+    ck_assert_int_eq(ops_activation_backward(d, OPS_MISH, b, b, NULL, 1), -1);
+    ck_assert_msg(strstr(d->error, "NULL") != NULL, "%s", d->error);
+    clReleaseMemObject(b);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("activation");
+    TCase *tc = tcase_create("activation");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, names_round_trip_and_unknown_names_fail);
+    tcase_add_loop_test(tc, reference_derivatives_match_finite_differences, 0, OPS_ACTIVATION_COUNT);
+    tcase_add_loop_test(tc, forward_and_backward_match_references, 0, OPS_ACTIVATION_COUNT);
+    tcase_add_loop_test(tc, in_place_gives_the_same_numbers, 0, OPS_ACTIVATION_COUNT);
+    tcase_add_test(tc, bad_arguments_fail_with_a_sentence);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(suite());
+}
