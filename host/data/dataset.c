@@ -96,7 +96,7 @@ int data_split_stratified(const int32_t *labels, long n, int classes, double val
         long take = (long)floor(val_split * (double)m + 0.5);
         /* a partial Fisher-Yates: the first `take` slots become a uniform random subset */
         for (long i = 0; i < take; i++) {
-            uint64_t r = data_random(seed, DATA_STREAM_SPLIT, (uint32_t)c, (uint64_t)i, 0);
+            uint32_t r = data_random(seed, DATA_STREAM_SPLIT, (uint32_t)c, (uint64_t)i, 0);
             long j = i + (long)data_random_below(r, (uint64_t)(m - i));
             long t = b[i];
             b[i] = b[j];

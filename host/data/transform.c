@@ -88,9 +88,9 @@ static float sample_zero(const float *p, int size, float x, float y)
 
 void data_augment(float *img, int channels, int size, uint64_t seed, int epoch, long index, float *scratch)
 {
-    uint64_t r[6];
+    uint32_t r[6];
     for (int i = 0; i < 6; i++)
-        r[i] = data_random(seed, DATA_STREAM_AUGMENT, (uint32_t)epoch, (uint64_t)index, i);
+        r[i] = data_random(seed, DATA_STREAM_AUGMENT, (uint32_t)epoch, (uint64_t)index, (unsigned)i);
     int flip = data_random_unit(r[0]) < 0.5;
     int reach = (int)floor(0.125 * size + 0.5);
     int dx = (int)data_random_below(r[1], 2 * (uint64_t)reach + 1) - reach;
@@ -162,7 +162,7 @@ void data_shuffle(long *order, long n, uint64_t seed, int epoch)
     for (long i = 0; i < n; i++)
         order[i] = i;
     for (long i = n - 1; i > 0; i--) {
-        uint64_t r = data_random(seed, DATA_STREAM_SHUFFLE, (uint32_t)epoch, (uint64_t)i, 0);
+        uint32_t r = data_random(seed, DATA_STREAM_SHUFFLE, (uint32_t)epoch, (uint64_t)i, 0);
         long j = (long)data_random_below(r, (uint64_t)i + 1);
         long t = order[i];
         order[i] = order[j];
