@@ -791,6 +791,60 @@ START_TEST(test_loader_bad_input)
 }
 END_TEST
 
+/* ---- the config glue ---- */
+
+static void set_key(config *c, const char *key, const char *value)
+{
+    char err[CT_ERR_LEN];
+    ck_assert_msg(config_set(c, key, value, 0, err, sizeof err) == 0, "%s", err);
+}
+
+START_TEST(test_from_config)
+{
+    char dir[64], err[CT_ERR_LEN] = "";
+    fixture fx = good_fixture(1);
+    make_fixture(dir, &fx);
+    config c;
+    config_init(&c);
+    set_key(&c, "dataset_type", "images");
+    ck_assert(data_open_from_config(&c, err, sizeof err) == NULL);
+    ck_assert_msg(strstr(err, "not supported yet") != NULL, "%s", err);
+
+    set_key(&c, "dataset_type", "idx");
+    set_key(&c, "data_path", dir);
+    set_key(&c, "image_size", "6");
+    set_key(&c, "resize", "bilinear");
+    set_key(&c, "normalize", "none");
+    set_key(&c, "val_split", "0.5");
+    set_key(&c, "limit", "30");
+    set_key(&c, "seed", "9");
+    data_dataset *ds = data_open_from_config(&c, err, sizeof err);
+    ck_assert_msg(ds != NULL, "%s", err);
+    ck_assert_int_eq(ds->options.image_size, 6);
+    ck_assert_int_eq(ds->options.resize, DATA_RESIZE_BILINEAR);
+    ck_assert_int_eq(ds->options.normalize, DATA_NORMALIZE_NONE);
+    ck_assert_int_eq(ds->options.limit, 30);
+    ck_assert_int_eq(ds->options.seed, 9);
+    ck_assert_int_eq(ds->train_count + ds->val_count, 30);
+    ck_assert_int_eq(ds->val_count, 16); /* classes of the first 30: 4, 7, 7, 6, 6 */
+    data_close(ds);
+
+    set_key(&c, "batch_size", "16");
+    set_key(&c, "shuffle", "true");
+    set_key(&c, "data_augmentation", "true");
+    data_loader_options lo;
+    data_loader_options_from_config(&c, DATA_TRAIN, 3, &lo);
+    ck_assert(lo.batch_size == 16 && lo.threads == 3 && lo.shuffle && lo.augment && lo.seed == 9);
+    data_loader_options_from_config(&c, DATA_VAL, 2, &lo);
+    ck_assert(lo.batch_size == 16 && lo.threads == 2 && !lo.shuffle && !lo.augment);
+
+    set_key(&c, "data_path", "/nonexistent-cltrain-folder");
+    ck_assert(data_open_from_config(&c, err, sizeof err) == NULL);
+    ck_assert_msg(strstr(err, "/nonexistent-cltrain-folder/train-images-idx3-ubyte") != NULL, "%s", err);
+    remove_fixture(dir);
+}
+END_TEST
+
 /* ---- the real thing ---- */
 
 START_TEST(test_fashion_mnist)
@@ -851,6 +905,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_loader_epoch);
     tcase_add_test(t, test_loader_threads_agree);
     tcase_add_test(t, test_loader_bad_input);
+    tcase_add_test(t, test_from_config);
     tcase_add_test(t, test_fashion_mnist);
     suite_add_tcase(s, t);
     return s;
