@@ -5,7 +5,13 @@
 #include "cli.h"
 
 static const char USAGE[] =
-    "usage: cltrain [--device SPEC] SWEEP.yaml        run a sweep (same as `cltrain sweep`)\n"
+    "usage: cltrain [--device SPEC] SWEEP.yaml [--count N] [--output DIR]\n"
+    "                                                run or resume a sweep (same as `cltrain sweep`)\n"
+    "       cltrain train [--device SPEC] CONFIG.yaml [--set key=value]... [--init FILE.safetensors]\n"
+    "                                                train one model (runs/train/<run-id>/)\n"
+    "       cltrain eval [--device SPEC] CHECKPOINT [--data PATH]\n"
+    "                                                test loss, accuracy and per-class accuracy\n"
+    "       cltrain summary CONFIG.yaml              layers, shapes, parameters, multiply-adds\n"
     "       cltrain devices [--device SPEC]          list OpenCL devices with their indices\n"
     "\n"
     "SPEC: an index (0), a comma list (0,1), all, cpu, gpu, or part of a device's name.\n"
@@ -23,6 +29,12 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "devices")) return cli_devices(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "train")) return cli_train(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "eval")) return cli_eval(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "summary")) return cli_summary(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sweep")) return cli_sweep(argc - 1, argv + 1);
+    /* `cltrain [--device SPEC] SWEEP.yaml`: anything else that is not a command is a sweep */
+    if (argv[1][0] == '-' || strstr(argv[1], ".yaml") || strstr(argv[1], ".yml")) return cli_sweep(argc, argv);
     fprintf(stderr, "cltrain: unknown command \"%s\"\n%s", argv[1], USAGE);
     return 2;
 }

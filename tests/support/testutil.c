@@ -1,6 +1,7 @@
 /* testutil.c: shared helpers for the Check suites (see testutil.h). */
 #include "testutil.h"
 
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,20 @@ double tu_max_rel_err(const float *got, const double *ref, size_t n)
         if (e > worst) worst = e;
     }
     return worst;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void tu_remove_tree(const char *path)
+{
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int tu_run_suite(Suite *s)

@@ -31,6 +31,9 @@ double tu_max_rel_err(const float *got, const double *ref, size_t n);
 /* malloc that fails the test instead of returning NULL. */
 void *tu_alloc(size_t bytes);
 
+/* Removes a directory tree the test made (best effort: a test's leftovers are not its failure). */
+void tu_remove_tree(const char *path);
+
 /* Runs one suite and returns the process exit status (0 when all passed). */
 int tu_run_suite(Suite *s);
 

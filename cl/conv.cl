@@ -1,0 +1,102 @@
+/* conv.cl: the layout kernels around convolution's GEMMs, and the bias kernels conv and dense
+ * share. A chunk of NB images is unrolled so that one GEMM covers all of it:
+ *   col [C*K*K, NB*HW]: column (n, p) holds image n's receptive field at pixel p (im2col);
+ *   y2  [F, NB*HW]:     W [F, C*K*K] x col, then permuted to NCHW with the bias added.
+ * Backward permutes dy the other way, and folds dcol back onto the image (col2im) as a gather, so
+ * every dx element is written by one work-item: no atomics, the same result every run.
+ * Offsets (in floats) let one workspace buffer hold several of these arrays. */
+
+/* the bias gradient's work-group size: fixed, so every device sums in the same order */
+#define BIAS_WG 64
+
+/* one work-item per element of col */
+__kernel void im2col(__global float *col, int col_off, __global const float *x, int n0, int nb, int C, int H,
+                     int W, int K)
+{
+    int hw = H * W, cols = nb * hw;
+    int i = get_global_id(0);
+    if (i >= C * K * K * cols) return;
+    int row = i / cols, j = i - row * cols;
+    int n = j / hw, p = j - n * hw;
+    int c = row / (K * K), kk = row - c * K * K;
+    int ky = kk / K, kx = kk - ky * K;
+    int yy = p / W + ky - K / 2, xx = p % W + kx - K / 2;
+    float v = 0.0f;
+    if (yy >= 0 && yy < H && xx >= 0 && xx < W) v = x[((size_t)(n0 + n) * C + c) * hw + yy * W + xx];
+    col[col_off + i] = v;
+}
+
+/* y[n0+n, f, p] = y2[f, n*HW + p] + b[f]; one work-item per element of the chunk's output */
+__kernel void chunk_to_nchw(__global float *y, __global const float *y2, int y2_off, __global const float *b,
+                            int n0, int nb, int F, int HW)
+{
+    int i = get_global_id(0);
+    if (i >= nb * F * HW) return;
+    int n = i / (F * HW), r = i - n * F * HW;
+    int f = r / HW, p = r - f * HW;
+    y[(size_t)n0 * F * HW + i] = y2[y2_off + f * nb * HW + n * HW + p] + b[f];
+}
+
+/* dy2[f, n*HW + p] = dy[n0+n, f, p] */
+__kernel void nchw_to_chunk(__global float *dy2, int dy2_off, __global const float *dy, int n0, int nb, int F,
+                            int HW)
+{
+    int i = get_global_id(0);
+    if (i >= nb * F * HW) return;
+    int n = i / (F * HW), r = i - n * F * HW;
+    int f = r / HW, p = r - f * HW;
+    dy2[dy2_off + f * nb * HW + n * HW + p] = dy[(size_t)n0 * F * HW + i];
+}
+
+/* dx[n0+n, c, y, x] = sum over the K x K taps that read it of dcol; one work-item per dx element */
+__kernel void col2im(__global float *dx, __global const float *dcol, int dcol_off, int n0, int nb, int C, int H,
+                     int W, int K)
+{
+    int hw = H * W, cols = nb * hw;
+    int i = get_global_id(0);
+    if (i >= nb * C * hw) return;
+    int n = i / (C * hw), r = i - n * C * hw;
+    int c = r / hw, p = r - c * hw;
+    int yy = p / W, xx = p - (p / W) * W;
+    float s = 0.0f;
+    for (int ky = 0; ky < K; ky++) {
+        int oy = yy - ky + K / 2;
+        if (oy < 0 || oy >= H) continue;
+        for (int kx = 0; kx < K; kx++) {
+            int ox = xx - kx + K / 2;
+            if (ox < 0 || ox >= W) continue;
+            s += dcol[dcol_off + (c * K * K + ky * K + kx) * cols + n * hw + oy * W + ox];
+        }
+    }
+    dx[(size_t)n0 * C * hw + i] = s;
+}
+
+/* y[n, o] += b[o] over rows of width O (dense) */
+__kernel void add_bias_rows(__global float *y, __global const float *b, int N, int O)
+{
+    int i = get_global_id(0);
+    if (i < N * O) y[i] += b[i % O];
+}
+
+/* db[f] = sum over n < N, p < HW of dy[(n*F + f)*HW + p]: one work-group of BIAS_WG per f, a fixed
+ * reduction tree, so the sum is the same every run. Dense uses it with HW = 1. */
+__kernel __attribute__((reqd_work_group_size(BIAS_WG, 1, 1))) void bias_grad(__global float *db,
+                                                                              __global const float *dy, int N, int F,
+                                                                              int HW)
+{
+    __local float part[BIAS_WG];
+    int f = get_group_id(0), t = get_local_id(0);
+    int total = N * HW;
+    float s = 0.0f;
+    for (int j = t; j < total; j += BIAS_WG) {
+        int n = j / HW, p = j - n * HW;
+        s += dy[((size_t)n * F + f) * HW + p];
+    }
+    part[t] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = BIAS_WG / 2; stride > 0; stride /= 2) {
+        if (t < stride) part[t] += part[t + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (t == 0) db[f] = part[0];
+}

@@ -1,0 +1,291 @@
+/* test_sweep_run.c: the sweep runner end to end through the binary, on Fashion-MNIST cut to a few
+ * hundred images: two trials at once on two devices, Ctrl-C then resume, the files a sweep leaves,
+ * and bad sweep files refused before any trial. */
+#include "testutil.h"
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *DATA = "/usr/share/datasets/fashion-mnist";
+
+static int have_data(void)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", DATA);
+    if (access(p, R_OK) == 0) return 1;
+    fprintf(stderr, "test_sweep_run: skipped: %s is missing (apt-get install dataset-fashion-mnist)\n", DATA);
+    return 0;
+}
+
+static char workdir[128];
+
+static void make_workdir(void)
+{
+    snprintf(workdir, sizeof workdir, "/tmp/cltrain-sweep-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(workdir));
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *t = tu_alloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(t, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return t;
+}
+
+/* Starts `cltrain <args...>` with stdout+stderr into log; returns the pid. */
+static pid_t start_cli(const char *log, const char *const *args)
+{
+    const char *bin = getenv("CLTRAIN_BIN");
+    ck_assert_msg(bin != NULL, "CLTRAIN_BIN is not set (run the tests through ctest)");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        char *argv[16];
+        int n = 0;
+        argv[n++] = (char *)bin;
+        for (; args[n - 1] && n < 15; n++) argv[n] = (char *)args[n - 1];
+        argv[n] = NULL;
+        execv(bin, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_cli(pid_t pid)
+{
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int run_cli(const char *log, const char *const *args)
+{
+    return wait_cli(start_cli(log, args));
+}
+
+static cJSON *load_state(const char *sweep_dir)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/state.json", sweep_dir);
+    char *t = read_text(p);
+    if (!t) return NULL;
+    cJSON *j = cJSON_Parse(t);
+    free(t);
+    return j;
+}
+
+static const char *trial_str(cJSON *trial, const char *key)
+{
+    cJSON *v = cJSON_GetObjectItem(trial, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double trial_num(cJSON *trial, const char *key)
+{
+    cJSON *v = cJSON_GetObjectItem(trial, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void sweep_file(const char *path, const char *name, const char *devices, int epochs, const char *filters)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "name: %s\nmethod: grid\nmetric:\n  name: val_accuracy\n  goal: maximize\n"
+             "dataset:\n  type: idx\n  path: %s\n  limit: 600\n  val_split: 0.2\n"
+             "devices: \"%s\"\nwandb:\n  mode: disabled\n"
+             "defaults:\n  epochs: %d\n  batch_size: 50\n  dense_neurons: 16\n  dropout: 0.1\n"
+             "parameters:\n  num_filters:\n    values: [%s]\n  activation:\n    value: relu\n",
+             name, DATA, devices, epochs, filters);
+    write_text(path, text);
+}
+
+START_TEST(two_devices_run_two_trials_at_once)
+{
+    if (!have_data()) return;
+    device_info *all;
+    int n;
+    char err[CT_ERR_LEN];
+    ck_assert(device_list(&all, &n, err, sizeof err) == 0);
+    free(all);
+    if (n < 2) {
+        fprintf(stderr, "test_sweep_run: two-device test skipped: %d device (POCL_DEVICES=\"pthread pthread\")\n", n);
+        return;
+    }
+    make_workdir();
+    char spec[256], out[256], log[256], dir[300];
+    snprintf(spec, sizeof spec, "%s/two.yaml", workdir);
+    snprintf(out, sizeof out, "%s/runs", workdir);
+    snprintf(log, sizeof log, "%s/log.txt", workdir);
+    snprintf(dir, sizeof dir, "%s/two", out);
+    sweep_file(spec, "two", "0,1", 2, "4, 6");
+    int rc = run_cli(log, (const char *[]){"--device", "0,1", spec, "--output", out, NULL});
+    char *text = read_text(log);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, text);
+    ck_assert_msg(strstr(text, "re-run the best: cltrain train") != NULL, "no leaderboard: %s", text);
+    cJSON *st = load_state(dir);
+    ck_assert_ptr_nonnull(st);
+    cJSON *trials = cJSON_GetObjectItem(st, "trials");
+    ck_assert_int_eq(cJSON_GetArraySize(trials), 2);
+    cJSON *a = cJSON_GetArrayItem(trials, 0), *b = cJSON_GetArrayItem(trials, 1);
+    ck_assert_str_eq(trial_str(a, "status"), "finished");
+    ck_assert_str_eq(trial_str(b, "status"), "finished");
+    ck_assert_msg(trial_num(a, "device") != trial_num(b, "device"), "both trials ran on one device: %s", text);
+    /* the two intervals overlap: they ran at the same time */
+    ck_assert_msg(trial_num(a, "start") < trial_num(b, "end") && trial_num(b, "start") < trial_num(a, "end"),
+                  "the trials did not overlap");
+    /* each trial left its run directory; the sweep its summary */
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s/history.jsonl", dir, trial_str(a, "id"));
+    ck_assert_int_eq(access(p, R_OK), 0);
+    snprintf(p, sizeof p, "%s/%s/model.safetensors", dir, trial_str(b, "id"));
+    ck_assert_int_eq(access(p, R_OK), 0);
+    snprintf(p, sizeof p, "%s/summary.csv", dir);
+    char *csv = read_text(p);
+    ck_assert_ptr_nonnull(csv);
+    ck_assert(strstr(csv, "num_filters") != NULL);
+    free(csv);
+    snprintf(p, sizeof p, "%s/sweep.yaml", dir);
+    ck_assert_int_eq(access(p, R_OK), 0);
+    cJSON_Delete(st);
+    free(text);
+    tu_remove_tree(workdir);
+}
+END_TEST
+
+START_TEST(interrupted_sweep_resumes)
+{
+    if (!have_data()) return;
+    make_workdir();
+    char spec[256], out[256], log[256], dir[300];
+    snprintf(spec, sizeof spec, "%s/resume.yaml", workdir);
+    snprintf(out, sizeof out, "%s/runs", workdir);
+    snprintf(log, sizeof log, "%s/log1.txt", workdir);
+    snprintf(dir, sizeof dir, "%s/resume", out);
+    sweep_file(spec, "resume", "0", 3, "2, 3, 4");
+    pid_t pid = start_cli(log, (const char *[]){"--device", "0", spec, "--output", out, NULL});
+    /* wait until the second trial has logged an epoch, then Ctrl-C */
+    int interrupted = 0;
+    for (int i = 0; i < 1200 && !interrupted; i++) {
+        usleep(100000);
+        cJSON *st = load_state(dir);
+        cJSON *trials = st ? cJSON_GetObjectItem(st, "trials") : NULL;
+        cJSON *second = cJSON_GetArrayItem(trials, 1);
+        if (second && trial_num(second, "epochs") >= 1) {
+            kill(pid, SIGINT);
+            interrupted = 1;
+        }
+        cJSON_Delete(st);
+    }
+    ck_assert_msg(interrupted, "the sweep never reached its second trial");
+    int rc = wait_cli(pid);
+    char *text = read_text(log);
+    ck_assert_msg(rc == 130, "exit %d after Ctrl-C: %s", rc, text);
+    free(text);
+    cJSON *st = load_state(dir);
+    cJSON *trials = cJSON_GetObjectItem(st, "trials");
+    ck_assert_int_eq(cJSON_GetArraySize(trials), 2);
+    ck_assert_str_eq(trial_str(cJSON_GetArrayItem(trials, 0), "status"), "finished");
+    ck_assert_str_eq(trial_str(cJSON_GetArrayItem(trials, 1), "status"), "killed");
+    char first_id[64], killed_id[64];
+    snprintf(first_id, sizeof first_id, "%s", trial_str(cJSON_GetArrayItem(trials, 0), "id"));
+    snprintf(killed_id, sizeof killed_id, "%s", trial_str(cJSON_GetArrayItem(trials, 1), "id"));
+    cJSON_Delete(st);
+    /* the killed trial saved its checkpoint and logs */
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s/model.safetensors", dir, killed_id);
+    ck_assert_int_eq(access(p, R_OK), 0);
+
+    snprintf(log, sizeof log, "%s/log2.txt", workdir);
+    rc = run_cli(log, (const char *[]){"--device", "0", spec, "--output", out, NULL});
+    text = read_text(log);
+    ck_assert_msg(rc == 0, "exit %d on resume: %s", rc, text);
+    ck_assert_msg(strstr(text, "1 trials kept, 1 to run again") != NULL, "%s", text);
+    free(text);
+    st = load_state(dir);
+    trials = cJSON_GetObjectItem(st, "trials");
+    ck_assert_int_eq(cJSON_GetArraySize(trials), 3);
+    for (int i = 0; i < 3; i++) ck_assert_str_eq(trial_str(cJSON_GetArrayItem(trials, i), "status"), "finished");
+    ck_assert_str_eq(trial_str(cJSON_GetArrayItem(trials, 0), "id"), first_id);
+    ck_assert_str_ne(trial_str(cJSON_GetArrayItem(trials, 1), "id"), killed_id);
+    /* the grid's three points, each once */
+    int seen[5] = {0};
+    for (int i = 0; i < 3; i++) {
+        cJSON *params = cJSON_GetObjectItem(cJSON_GetArrayItem(trials, i), "parameters");
+        seen[atoi(cJSON_GetObjectItem(params, "num_filters")->valuestring)]++;
+    }
+    ck_assert(seen[2] == 1 && seen[3] == 1 && seen[4] == 1);
+    cJSON_Delete(st);
+    tu_remove_tree(workdir);
+}
+END_TEST
+
+START_TEST(bad_sweep_files_exit_2_before_any_trial)
+{
+    make_workdir();
+    struct {
+        const char *text, *expect;
+    } cases[] = {
+        {"", "empty"},
+        {"method: grid\nparameters:\n  batch_size:\n    values: [0, 32]\n", "batch_size"},
+        {"method: bayes\nmetric:\n  name: val_f1\nparameters:\n  num_filters:\n    values: [2, 3]\n", "val_f1"},
+        {"method: random\nparameters:\n  activation:\n    values: [relu, swish2]\n", "activation"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char spec[256], out[256], log[256];
+        snprintf(spec, sizeof spec, "%s/bad%zu.yaml", workdir, i);
+        snprintf(out, sizeof out, "%s/runs%zu", workdir, i);
+        snprintf(log, sizeof log, "%s/bad%zu.log", workdir, i);
+        write_text(spec, cases[i].text);
+        int rc = run_cli(log, (const char *[]){spec, "--output", out, NULL});
+        char *text = read_text(log);
+        ck_assert_msg(rc == 2, "case %zu: exit %d: %s", i, rc, text);
+        ck_assert_msg(strstr(text, cases[i].expect) != NULL, "case %zu: %s", i, text);
+        ck_assert_msg(strstr(text, "start:") == NULL, "case %zu started a trial: %s", i, text);
+        free(text);
+    }
+    tu_remove_tree(workdir);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("sweep_run");
+    TCase *t = tcase_create("runner");
+    tcase_set_timeout(t, 900);
+    tcase_add_test(t, bad_sweep_files_exit_2_before_any_trial);
+    tcase_add_test(t, two_devices_run_two_trials_at_once);
+    tcase_add_test(t, interrupted_sweep_resumes);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(suite());
+}
