@@ -322,6 +322,75 @@ START_TEST(checkpoint_round_trip_and_mismatch)
 }
 END_TEST
 
+/* torch: U(-1/sqrt(fan_in), +) for weights and biases; keras: U(-sqrt(6/(fan_in+fan_out)), +) and zero
+ * biases; batch norm weight 1, bias 0, running mean 0, var 1. Each conv/dense weight is checked to
+ * stay inside its bound and to fill it (its largest magnitude above 0.9 of the bound, its standard
+ * deviation within 10% of bound/sqrt(3)); the same seed gives the same values, another seed others. */
+START_TEST(initialisation_follows_torch_and_keras)
+{
+    device_ctx *d = tu_device();
+    const char *schemes[] = {"torch", "keras"};
+    for (int sch = 0; sch < 2; sch++) {
+        config c;
+        config_init(&c);
+        set(&c, "num_filters", "8");
+        set(&c, "filter_strategy", "double");
+        char err[CT_ERR_LEN];
+        model *m = model_create(d, &c, 3, 32, 10, 2, err, sizeof err);
+        ck_assert_msg(m != NULL, "%s", err);
+        TU_OK(d, model_init(m, schemes[sch], 5));
+        const model_plan *p = model_get_plan(m);
+        float *v = tu_download(d, model_params(m), p->param_floats);
+        float *st = tu_download(d, model_stats(m), p->stat_floats);
+        for (int i = 0; i < p->nlayers; i++) {
+            const model_layer *l = &p->layers[i];
+            if (l->kind == LAYER_BATCHNORM) {
+                for (int j = 0; j < l->out_c; j++) {
+                    ck_assert(v[p->tensors[l->weight].offset + j] == 1.0f && v[p->tensors[l->bias].offset + j] == 0.0f);
+                    ck_assert(st[p->tensors[l->mean].offset + j] == 0.0f && st[p->tensors[l->var].offset + j] == 1.0f);
+                }
+                continue;
+            }
+            if (l->kind != LAYER_CONV && l->kind != LAYER_DENSE) continue;
+            const model_tensor *w = &p->tensors[l->weight], *b = &p->tensors[l->bias];
+            double rf = l->kind == LAYER_CONV ? (double)l->k * l->k : 1;
+            double fan_in = w->shape[1] * rf, fan_out = w->shape[0] * rf;
+            double bound = sch == 0 ? 1 / sqrt(fan_in) : sqrt(6 / (fan_in + fan_out));
+            double mx = 0, ss = 0;
+            for (size_t j = 0; j < w->count; j++) {
+                double x = v[w->offset + j];
+                mx = fmax(mx, fabs(x));
+                ss += x * x;
+            }
+            double sd = sqrt(ss / w->count);
+            ck_assert_msg(mx <= bound && mx > 0.9 * bound, "%s %s: max %g, bound %g", schemes[sch], w->name, mx, bound);
+            if (w->count >= 1000)
+                ck_assert_msg(fabs(sd - bound / sqrt(3)) < 0.1 * bound / sqrt(3), "%s %s: std %g", schemes[sch], w->name, sd);
+            for (size_t j = 0; j < b->count; j++) {
+                double x = v[b->offset + j];
+                if (sch == 0)
+                    ck_assert(fabs(x) <= 1 / sqrt(fan_in));
+                else
+                    ck_assert(x == 0.0);
+            }
+        }
+        TU_OK(d, model_init(m, schemes[sch], 5));
+        float *again = tu_download(d, model_params(m), p->param_floats);
+        ck_assert(memcmp(v, again, p->param_floats * sizeof(float)) == 0);
+        TU_OK(d, model_init(m, schemes[sch], 6));
+        free(again);
+        again = tu_download(d, model_params(m), p->param_floats);
+        ck_assert(memcmp(v, again, p->param_floats * sizeof(float)) != 0);
+        ck_assert(model_init(m, "xavier", 5) != 0);
+        ck_assert(strstr(d->error, "xavier") != NULL);
+        free(again);
+        free(v);
+        free(st);
+        model_destroy(m);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("model");
@@ -334,6 +403,7 @@ static Suite *suite(void)
     tcase_add_test(dev, whole_network_gradient_matches_finite_differences);
     tcase_add_test(dev, same_inputs_give_the_same_gradients);
     tcase_add_test(dev, checkpoint_round_trip_and_mismatch);
+    tcase_add_test(dev, initialisation_follows_torch_and_keras);
     suite_add_tcase(s, dev);
     return s;
 }

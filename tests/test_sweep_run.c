@@ -273,6 +273,60 @@ START_TEST(bad_sweep_files_exit_2_before_any_trial)
 }
 END_TEST
 
+/* A trial that cannot run fails with its reason and the sweep goes on; hyperband stops a trial that
+ * falls behind at a band, recording the band. */
+START_TEST(failed_and_stopped_trials_are_recorded)
+{
+    if (!have_data()) return;
+    make_workdir();
+    char spec[256], out[256], log[256], dir[300];
+    snprintf(spec, sizeof spec, "%s/mixed.yaml", workdir);
+    snprintf(out, sizeof out, "%s/runs", workdir);
+    snprintf(log, sizeof log, "%s/log.txt", workdir);
+    snprintf(dir, sizeof dir, "%s/mixed", out);
+    write_text(spec, "name: mixed\nmethod: grid\nmetric:\n  name: val_accuracy\n  goal: maximize\n"
+                     "early_terminate:\n  type: hyperband\n  min_iter: 1\n  eta: 2\n"
+                     "dataset:\n  type: idx\n  path: /usr/share/datasets/fashion-mnist\n  limit: 600\n  val_split: 0.2\n"
+                     "wandb:\n  mode: disabled\n"
+                     "defaults:\n  epochs: 3\n  batch_size: 50\n  dense_neurons: 16\n  num_filters: 4\n"
+                     "parameters:\n  learning_rate:\n    values: [0.003, 0.002, 0.000001]\n"
+                     "  image_size:\n    values: [16, 32]\n");
+    int rc = run_cli(log, (const char *[]){"--device", "0", spec, "--output", out, NULL});
+    char *text = read_text(log);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, text);
+    free(text);
+    cJSON *st = load_state(dir);
+    cJSON *trials = cJSON_GetObjectItem(st, "trials");
+    /* grid order: image_size varies fastest (names sorted: image_size, learning_rate) */
+    ck_assert_int_eq(cJSON_GetArraySize(trials), 6);
+    int failed = 0, stopped = 0;
+    for (int i = 0; i < 6; i++) {
+        cJSON *t = cJSON_GetArrayItem(trials, i);
+        cJSON *params = cJSON_GetObjectItem(t, "parameters");
+        int size = atoi(cJSON_GetObjectItem(params, "image_size")->valuestring);
+        const char *status = trial_str(t, "status"), *reason = trial_str(t, "reason");
+        if (size == 16) {
+            ck_assert_msg(!strcmp(status, "failed") && strstr(reason, "image_size"), "trial %d: %s %s", i + 1, status,
+                          reason);
+            failed++;
+        } else if (!strcmp(status, "stopped")) {
+            /* only the last trial can be judged behind (a trial equal to the threshold goes on); a
+             * learning rate of 1e-6 learns nothing, so it falls behind at band 1 or 2 */
+            ck_assert_msg(strstr(reason, "hyperband at band ") != NULL, "%s", reason);
+            ck_assert_str_eq(cJSON_GetObjectItem(params, "learning_rate")->valuestring, "1e-06");
+            ck_assert_int_lt((int)trial_num(t, "epochs"), 3);
+            stopped++;
+        } else {
+            ck_assert_str_eq(status, "finished");
+        }
+    }
+    ck_assert_int_eq(failed, 3);
+    ck_assert_int_eq(stopped, 1);
+    cJSON_Delete(st);
+    tu_remove_tree(workdir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sweep_run");
@@ -281,6 +335,7 @@ static Suite *suite(void)
     tcase_add_test(t, bad_sweep_files_exit_2_before_any_trial);
     tcase_add_test(t, two_devices_run_two_trials_at_once);
     tcase_add_test(t, interrupted_sweep_resumes);
+    tcase_add_test(t, failed_and_stopped_trials_are_recorded);
     suite_add_tcase(s, t);
     return s;
 }
