@@ -1,6 +1,7 @@
 /* device.c: finding OpenCL devices, choosing them from a --device spec, opening a context and
  * queue on one, and the small buffer helpers every op uses. Program builds live in program.c. */
 #include "internal.h"
+#include "cltrain/tune.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -211,6 +212,7 @@ device_ctx *device_open(const device_info *info, char *err, size_t errlen)
         free(d);
         return NULL;
     }
+    tune_apply(d); /* the CLBlast GEMM parameters `cltrain tune` stored for this device, if any */
     return d;
 }
 

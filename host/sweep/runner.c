@@ -17,6 +17,7 @@
 #include "cltrain/progress.h"
 #include "cltrain/runlog.h"
 #include "cltrain/train.h"
+#include "cltrain/tune.h"
 #include "cltrain/wandb.h"
 #include "runner_state.h"
 
@@ -498,6 +499,12 @@ int sweep_runner_run(const sweep_runner_options *o, char *err, size_t errlen)
     for (int i = 0; i < nsel; i++) {
         args[i] = (worker_arg){&r, all[sel[i]]};
         say(&r, "  device %d: %s", all[sel[i]].index, all[sel[i]].name);
+        tune_params tp;
+        char why[CT_ERR_LEN];
+        if (tune_load(&all[sel[i]], &tp, why, sizeof why) == 0 && !getenv("CLTRAIN_NO_TUNE"))
+            say(&r, "  (no tuned GEMM parameters for it: `cltrain tune --device %d` takes a few minutes once and "
+                    "makes its GEMMs faster)",
+                all[sel[i]].index);
     }
     for (int i = 0; i < nsel; i++)
         if (pthread_create(&threads[nthreads], NULL, worker, &args[i]) == 0) nthreads++;
