@@ -42,58 +42,16 @@ static void write_text(const char *path, const char *text)
     fclose(f);
 }
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *t = tu_alloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(t, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return t;
-}
-
-/* Starts `cltrain <args...>` with stdout+stderr into log; returns the pid. */
-static pid_t start_cli(const char *log, const char *const *args)
-{
-    const char *bin = getenv("CLTRAIN_BIN");
-    ck_assert_msg(bin != NULL, "CLTRAIN_BIN is not set (run the tests through ctest)");
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        char *argv[16];
-        int n = 0;
-        argv[n++] = (char *)bin;
-        for (; args[n - 1] && n < 15; n++) argv[n] = (char *)args[n - 1];
-        argv[n] = NULL;
-        execv(bin, argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_cli(pid_t pid)
-{
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static int run_cli(const char *log, const char *const *args)
 {
-    return wait_cli(start_cli(log, args));
+    return tu_wait_cli(tu_start_cli(log, args));
 }
 
 static cJSON *load_state(const char *sweep_dir)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/state.json", sweep_dir);
-    char *t = read_text(p);
+    char *t = tu_read_text(p);
     if (!t) return NULL;
     cJSON *j = cJSON_Parse(t);
     free(t);
@@ -145,7 +103,7 @@ START_TEST(two_devices_run_two_trials_at_once)
     snprintf(dir, sizeof dir, "%s/two", out);
     sweep_file(spec, "two", "0,1", 2, "4, 6");
     int rc = run_cli(log, (const char *[]){"--device", "0,1", spec, "--output", out, NULL});
-    char *text = read_text(log);
+    char *text = tu_read_text(log);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, text);
     ck_assert_msg(strstr(text, "re-run the best: cltrain train") != NULL, "no leaderboard: %s", text);
     cJSON *st = load_state(dir);
@@ -166,7 +124,7 @@ START_TEST(two_devices_run_two_trials_at_once)
     snprintf(p, sizeof p, "%s/%s/model.safetensors", dir, trial_str(b, "id"));
     ck_assert_int_eq(access(p, R_OK), 0);
     snprintf(p, sizeof p, "%s/summary.csv", dir);
-    char *csv = read_text(p);
+    char *csv = tu_read_text(p);
     ck_assert_ptr_nonnull(csv);
     ck_assert(strstr(csv, "num_filters") != NULL);
     free(csv);
@@ -188,7 +146,7 @@ START_TEST(interrupted_sweep_resumes)
     snprintf(log, sizeof log, "%s/log1.txt", workdir);
     snprintf(dir, sizeof dir, "%s/resume", out);
     sweep_file(spec, "resume", "0", 3, "2, 3, 4");
-    pid_t pid = start_cli(log, (const char *[]){"--device", "0", spec, "--output", out, NULL});
+    pid_t pid = tu_start_cli(log, (const char *[]){"--device", "0", spec, "--output", out, NULL});
     /* wait until the second trial has logged an epoch, then Ctrl-C */
     int interrupted = 0;
     for (int i = 0; i < 1200 && !interrupted; i++) {
@@ -203,8 +161,8 @@ START_TEST(interrupted_sweep_resumes)
         cJSON_Delete(st);
     }
     ck_assert_msg(interrupted, "the sweep never reached its second trial");
-    int rc = wait_cli(pid);
-    char *text = read_text(log);
+    int rc = tu_wait_cli(pid);
+    char *text = tu_read_text(log);
     ck_assert_msg(rc == 130, "exit %d after Ctrl-C: %s", rc, text);
     free(text);
     cJSON *st = load_state(dir);
@@ -223,7 +181,7 @@ START_TEST(interrupted_sweep_resumes)
 
     snprintf(log, sizeof log, "%s/log2.txt", workdir);
     rc = run_cli(log, (const char *[]){"--device", "0", spec, "--output", out, NULL});
-    text = read_text(log);
+    text = tu_read_text(log);
     ck_assert_msg(rc == 0, "exit %d on resume: %s", rc, text);
     ck_assert_msg(strstr(text, "1 trials kept, 1 to run again") != NULL, "%s", text);
     free(text);
@@ -263,7 +221,7 @@ START_TEST(bad_sweep_files_exit_2_before_any_trial)
         snprintf(log, sizeof log, "%s/bad%zu.log", workdir, i);
         write_text(spec, cases[i].text);
         int rc = run_cli(log, (const char *[]){spec, "--output", out, NULL});
-        char *text = read_text(log);
+        char *text = tu_read_text(log);
         ck_assert_msg(rc == 2, "case %zu: exit %d: %s", i, rc, text);
         ck_assert_msg(strstr(text, cases[i].expect) != NULL, "case %zu: %s", i, text);
         ck_assert_msg(strstr(text, "start:") == NULL, "case %zu started a trial: %s", i, text);
@@ -292,7 +250,7 @@ START_TEST(failed_and_stopped_trials_are_recorded)
                      "parameters:\n  learning_rate:\n    values: [0.003, 0.002, 0.000001]\n"
                      "  image_size:\n    values: [16, 32]\n");
     int rc = run_cli(log, (const char *[]){"--device", "0", spec, "--output", out, NULL});
-    char *text = read_text(log);
+    char *text = tu_read_text(log);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, text);
     free(text);
     cJSON *st = load_state(dir);

@@ -26,47 +26,6 @@ static int have_data(void)
     return 0;
 }
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *t = tu_alloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(t, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return t;
-}
-
-static pid_t start_cli(const char *log, const char *const *args)
-{
-    const char *bin = getenv("CLTRAIN_BIN");
-    ck_assert_msg(bin != NULL, "CLTRAIN_BIN is not set (run the tests through ctest)");
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        char *argv[24];
-        int n = 0;
-        argv[n++] = (char *)bin;
-        for (; args[n - 1] && n < 23; n++) argv[n] = (char *)args[n - 1];
-        argv[n] = NULL;
-        execv(bin, argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_cli(pid_t pid)
-{
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static char work[128];
 
 static void setup_work(void)
@@ -112,7 +71,7 @@ static int train(const char *name, const char *extra, const char *const *more, c
     int n = 4;
     for (int i = 0; more && more[i]; i++) args[n++] = more[i];
     args[n] = NULL;
-    int rc = wait_cli(start_cli(log, args));
+    int rc = tu_wait_cli(tu_start_cli(log, args));
     if (dir) run_dir(out, dir, len);
     return rc;
 }
@@ -121,7 +80,7 @@ static cJSON *history_row(const char *dir, int row)
 {
     char p[600];
     snprintf(p, sizeof p, "%s/history.jsonl", dir);
-    char *t = read_text(p);
+    char *t = tu_read_text(p);
     ck_assert_msg(t != NULL, "no %s", p);
     char *line = t;
     for (int i = 0; i < row && line; i++) {
@@ -172,7 +131,7 @@ START_TEST(learns_fashion_mnist_and_repeats_exactly)
     snprintf(cfg, sizeof cfg, "%s/config.yaml", a);
     snprintf(out, sizeof out, "%s/again", work);
     snprintf(log, sizeof log, "%s/again.log", work);
-    ck_assert_int_eq(wait_cli(start_cli(log, (const char *[]){"train", cfg, "--output", out, NULL})), 0);
+    ck_assert_int_eq(tu_wait_cli(tu_start_cli(log, (const char *[]){"train", cfg, "--output", out, NULL})), 0);
     run_dir(out, c, sizeof c);
     cJSON *z = history_row(c, 1);
     ck_assert(cJSON_GetObjectItem(z, "val_loss")->valuedouble == cJSON_GetObjectItem(last, "val_loss")->valuedouble);
@@ -183,8 +142,8 @@ START_TEST(learns_fashion_mnist_and_repeats_exactly)
     char ckpt[600];
     snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", a);
     snprintf(log, sizeof log, "%s/eval.log", work);
-    ck_assert_int_eq(wait_cli(start_cli(log, (const char *[]){"eval", ckpt, NULL})), 0);
-    char *text = read_text(log);
+    ck_assert_int_eq(tu_wait_cli(tu_start_cli(log, (const char *[]){"eval", ckpt, NULL})), 0);
+    char *text = tu_read_text(log);
     double acc = 0;
     char *at = strstr(text, "test accuracy: ");
     ck_assert_msg(at != NULL, "%s", text);
@@ -207,7 +166,7 @@ START_TEST(divergence_fails_the_run)
     ck_assert_int_eq(rc, 1);
     char p[600];
     snprintf(p, sizeof p, "%s/summary.json", dir);
-    char *t = read_text(p);
+    char *t = tu_read_text(p);
     ck_assert_msg(t && strstr(t, "diverged at epoch") != NULL, "%s", t ? t : "no summary.json");
     free(t);
     tu_remove_tree(work);
@@ -223,7 +182,7 @@ START_TEST(ctrl_c_saves_and_exits_130)
     snprintf(out, sizeof out, "%s/int", work);
     snprintf(log, sizeof log, "%s/int.log", work);
     write_config(cfg, "");
-    pid_t pid = start_cli(log, (const char *[]){"train", cfg, "--output", out, "--set", "epochs=50", NULL});
+    pid_t pid = tu_start_cli(log, (const char *[]){"train", cfg, "--output", out, "--set", "epochs=50", NULL});
     /* wait for the first epoch's row, then interrupt */
     char dir[512] = "", p[600];
     for (int i = 0; i < 1200; i++) {
@@ -233,17 +192,17 @@ START_TEST(ctrl_c_saves_and_exits_130)
         closedir(d);
         run_dir(out, dir, sizeof dir);
         snprintf(p, sizeof p, "%s/history.jsonl", dir);
-        char *t = read_text(p);
+        char *t = tu_read_text(p);
         int ready = t && strchr(t, '\n');
         free(t);
         if (ready) break;
     }
     kill(pid, SIGINT);
-    ck_assert_int_eq(wait_cli(pid), 130);
+    ck_assert_int_eq(tu_wait_cli(pid), 130);
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     ck_assert_int_eq(access(p, R_OK), 0);
     snprintf(p, sizeof p, "%s/summary.json", dir);
-    char *t = read_text(p);
+    char *t = tu_read_text(p);
     ck_assert_msg(t && strstr(t, "killed"), "%s", t ? t : "no summary");
     free(t);
     tu_remove_tree(work);
@@ -270,7 +229,7 @@ START_TEST(init_names_a_tensor_that_does_not_fit)
                      2);
     char log[256];
     snprintf(log, sizeof log, "%s/wide.log", work);
-    char *t = read_text(log);
+    char *t = tu_read_text(log);
     ck_assert_msg(strstr(t, "blocks.0.conv.weight") != NULL, "%s", t);
     free(t);
     tu_remove_tree(work);
@@ -285,24 +244,24 @@ START_TEST(summary_prints_totals_and_bad_configs_exit_2)
     snprintf(cfg, sizeof cfg, "%s/s.yaml", work);
     snprintf(log, sizeof log, "%s/s.log", work);
     write_config(cfg, "");
-    ck_assert_int_eq(wait_cli(start_cli(log, (const char *[]){"summary", cfg, "--set", "num_filters=32", "--set",
+    ck_assert_int_eq(tu_wait_cli(tu_start_cli(log, (const char *[]){"summary", cfg, "--set", "num_filters=32", "--set",
                                                               "filter_strategy=same", "--set", "dense_neurons=128", NULL})),
                      0);
-    char *t = read_text(log);
+    char *t = tu_read_text(log);
     ck_assert_msg(strstr(t, "total: 43146 parameters") != NULL, "%s", t);
     free(t);
     const char *bad[][2] = {{"image_size=16", "image_size"}, {"filter_size=4", "filter_size"},
                             {"activation=swish2", "activation"}, {"learning_rate=-1", "learning_rate"},
                             {"batch_size=0", "batch_size"}, {"optimizer=lamb", "optimizer"}};
     for (int i = 0; i < 6; i++) {
-        ck_assert_int_eq(wait_cli(start_cli(log, (const char *[]){"train", cfg, "--set", bad[i][0], NULL})), 2);
-        t = read_text(log);
+        ck_assert_int_eq(tu_wait_cli(tu_start_cli(log, (const char *[]){"train", cfg, "--set", bad[i][0], NULL})), 2);
+        t = tu_read_text(log);
         ck_assert_msg(strstr(t, bad[i][1]) != NULL, "%s: %s", bad[i][0], t);
         free(t);
     }
-    ck_assert_int_eq(wait_cli(start_cli(log, (const char *[]){"train", "/nonexistent/config.yaml", NULL})), 2);
-    ck_assert_int_eq(wait_cli(start_cli(log, (const char *[]){"train", cfg, "--device", "99", NULL})), 2);
-    t = read_text(log);
+    ck_assert_int_eq(tu_wait_cli(tu_start_cli(log, (const char *[]){"train", "/nonexistent/config.yaml", NULL})), 2);
+    ck_assert_int_eq(tu_wait_cli(tu_start_cli(log, (const char *[]){"train", cfg, "--device", "99", NULL})), 2);
+    t = tu_read_text(log);
     ck_assert_msg(strstr(t, "there is no device 99") != NULL, "%s", t);
     free(t);
     tu_remove_tree(work);

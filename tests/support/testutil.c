@@ -1,10 +1,13 @@
 /* testutil.c: shared helpers for the Check suites (see testutil.h). */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static device_ctx *the_device;
 
@@ -80,6 +83,47 @@ double tu_max_rel_err(const float *got, const double *ref, size_t n)
         if (e > worst) worst = e;
     }
     return worst;
+}
+
+char *tu_read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *t = tu_alloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(t, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return t;
+}
+
+pid_t tu_start_cli(const char *log, const char *const *args)
+{
+    const char *bin = getenv("CLTRAIN_BIN");
+    ck_assert_msg(bin != NULL, "CLTRAIN_BIN is not set (run the tests through ctest)");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        char *argv[32];
+        int n = 0;
+        argv[n++] = (char *)bin;
+        for (; args[n - 1] && n < 31; n++) argv[n] = (char *)args[n - 1];
+        argv[n] = NULL;
+        execv(bin, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int tu_wait_cli(pid_t pid)
+{
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

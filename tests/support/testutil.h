@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "cltrain/device.h"
 
 /* The device tests run on: index $CLTRAIN_TEST_DEVICE (default 0), opened once per process. */
@@ -30,6 +31,15 @@ double tu_max_rel_err(const float *got, const double *ref, size_t n);
 
 /* malloc that fails the test instead of returning NULL. */
 void *tu_alloc(size_t bytes);
+
+/* A whole file as a NUL-terminated string (free it), or NULL when it cannot be read. */
+char *tu_read_text(const char *path);
+
+/* Starts the cltrain binary ($CLTRAIN_BIN, set by ctest) with args (NULL-terminated), its stdout and
+ * stderr into the file `log`; returns the child's pid. tu_wait_cli returns its exit code (128 + the
+ * signal when killed by one). */
+pid_t tu_start_cli(const char *log, const char *const *args);
+int tu_wait_cli(pid_t pid);
 
 /* Removes a directory tree the test made (best effort: a test's leftovers are not its failure). */
 void tu_remove_tree(const char *path);
