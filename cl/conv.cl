@@ -71,6 +71,17 @@ __kernel void col2im(__global float *dx, __global const float *dcol, int dcol_of
     dx[(size_t)n0 * C * hw + i] = s;
 }
 
+/* dw[i] = (acc ? dw[i] : 0) + sum over q < P of part[part_off + q*n + i]: the split-K partials of the
+ * weight gradient, summed in a fixed order; one work-item per element of dw */
+__kernel void sum_partials(__global float *dw, __global const float *part, int part_off, int P, int n, int acc)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float s = acc ? dw[i] : 0.0f;
+    for (int q = 0; q < P; q++) s += part[part_off + q * n + i];
+    dw[i] = s;
+}
+
 /* y[n, o] += b[o] over rows of width O (dense) */
 __kernel void add_bias_rows(__global float *y, __global const float *b, int N, int O)
 {
@@ -78,17 +89,22 @@ __kernel void add_bias_rows(__global float *y, __global const float *b, int N, i
     if (i < N * O) y[i] += b[i % O];
 }
 
-/* db[f] = sum over n < N, p < HW of dy[(n*F + f)*HW + p]: one work-group of BIAS_WG per f, a fixed
- * reduction tree, so the sum is the same every run. Dense uses it with HW = 1. */
-__kernel __attribute__((reqd_work_group_size(BIAS_WG, 1, 1))) void bias_grad(__global float *db,
-                                                                              __global const float *dy, int N, int F,
-                                                                              int HW)
+/* db[f] = sum over n < N, p < HW of dy[(n*F + f)*HW + p], in two stages so that a big layer (N*HW in
+ * the millions, F small) still keeps a GPU busy: work-group (f, g) of F*G sums span consecutive
+ * elements j = n*HW + p of channel f into out[f*G + g]; bias_grad_final then sums the G partials
+ * of each f. Each stage is a fixed reduction tree, so the sum is the same every run. When G is 1 the
+ * first stage writes db directly. Dense uses it with HW = 1. */
+__kernel __attribute__((reqd_work_group_size(BIAS_WG, 1, 1))) void bias_grad_partial(__global float *out,
+                                                                                      __global const float *dy,
+                                                                                      int N, int F, int HW, int G,
+                                                                                      int span)
 {
     __local float part[BIAS_WG];
-    int f = get_group_id(0), t = get_local_id(0);
-    int total = N * HW;
+    int grp = get_group_id(0), t = get_local_id(0);
+    int f = grp / G, g = grp - f * G;
+    int j0 = g * span, j1 = min(N * HW, j0 + span);
     float s = 0.0f;
-    for (int j = t; j < total; j += BIAS_WG) {
+    for (int j = j0 + t; j < j1; j += BIAS_WG) {
         int n = j / HW, p = j - n * HW;
         s += dy[((size_t)n * F + f) * HW + p];
     }
@@ -98,5 +114,23 @@ __kernel __attribute__((reqd_work_group_size(BIAS_WG, 1, 1))) void bias_grad(__g
         if (t < stride) part[t] += part[t + stride];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (t == 0) db[f] = part[0];
+    if (t == 0) out[grp] = part[0];
+}
+
+/* db[f] = sum over g < G of part[f*G + g]: one work-group per f */
+__kernel __attribute__((reqd_work_group_size(BIAS_WG, 1, 1))) void bias_grad_final(__global float *db,
+                                                                                    __global const float *part,
+                                                                                    int G)
+{
+    __local float acc[BIAS_WG];
+    int f = get_group_id(0), t = get_local_id(0);
+    float s = 0.0f;
+    for (int g = t; g < G; g += BIAS_WG) s += part[f * G + g];
+    acc[t] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = BIAS_WG / 2; stride > 0; stride /= 2) {
+        if (t < stride) acc[t] += acc[t + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (t == 0) db[f] = acc[0];
 }
