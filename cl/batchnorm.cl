@@ -1,204 +1,201 @@
 /* batchnorm.cl: batch normalization over NCHW, per channel c over the n = N*HW elements
- * x[(b*C + c)*HW + i].
+ * x[(b*C + c)*HW + i], written for CPUs first (PoCL runs a work-group as loops over its work-items,
+ * which barriers split and integer division per element slows down): every kernel works on runs of
+ * VEC consecutive floats of one image plane with explicit float16 vectors, no barriers, and at most
+ * one division per run of a plane.
  *
  * The per-channel reductions run in two stages so that large channels (32 images of 224x224 are
- * 1.6M elements) spread over many work-groups: stage 1 splits each channel into blocks of CHUNK
- * consecutive elements, one work-group each, and writes one partial per block to the workspace;
- * stage 2 gives each channel one work-group that combines its partials. Every sum is a fixed tree
- * in local memory, never a float atomic, so the same device gives the same bits twice. Statistics
- * are numerically sound: each block computes its mean, then the sum of squared deviations from it
- * (two passes over data the block just read, the second also correcting the mean), and blocks merge with Chan
- * et al.'s pairwise update, so a channel whose mean is large against its spread keeps its variance.
+ * 1.6M elements) spread over many work-items: stage 1 gives each block of CHUNK consecutive
+ * elements j = image*HW + pixel of a channel one work-item, which sums them in 16 lanes and then the
+ * lanes in a fixed tree, and writes one partial per block; stage 2 gives each channel one work-item
+ * that combines its P partials in order. No float atomics, so the same device gives the same bits
+ * twice. Statistics stay sound when the mean is large against the spread: each block sums
+ * deviations from its own first element (the shifted-data algorithm: a sample lies within a few
+ * standard deviations of the mean, so E[(x-K)^2] - E[x-K]^2 does not cancel), and blocks merge with
+ * Chan et al.'s pairwise update.
  *
- * Build options: -DWG=<work-group size, a power of two> -DCHUNK=<elements per block, a multiple of WG>. */
+ * Build options: -DCHUNK=<elements per stage-1 block, a multiple of 16>. */
 
-#ifndef WG
-#error "batchnorm.cl needs -DWG"
-#endif
 #ifndef CHUNK
 #error "batchnorm.cl needs -DCHUNK"
 #endif
 
-/* Sums v over the work-group in a fixed tree; every work-item gets the total. */
-static float bn_group_sum(__local float *s, float v)
+#define VEC 16
+
+/* the 16 lanes' sum in a fixed tree */
+static float bn_hsum(float16 v)
 {
-    int t = get_local_id(0);
-    s[t] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = WG / 2; h > 0; h >>= 1) {
-        if (t < h) s[t] += s[t + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float total = s[0];
-    barrier(CLK_LOCAL_MEM_FENCE); /* s is reused by the caller's next sum */
-    return total;
+    float8 a = v.lo + v.hi;
+    float4 b = a.lo + a.hi;
+    float2 c = b.lo + b.hi;
+    return c.x + c.y;
 }
 
-/* the j-th element (0 <= j < n) of channel c */
-#define BN_AT(p, j) (p)[((j) / HW * C + c) * HW + (j) % HW]
+/* Runs its argument over block [j0, jend) of channel c, one segment of one plane at a time: `off`
+ * (the segment's first element in the tensor) and `len` (its length). */
+#define BN_FOR_SEGMENTS(...)                                                                                \
+    for (int j = j0; j < jend;) {                                                                            \
+        int img = j / HW, p = j - img * HW;                                                                  \
+        int len = min(HW - p, jend - j);                                                                     \
+        size_t off = ((size_t)img * C + c) * HW + p;                                                         \
+        __VA_ARGS__;                                                                                         \
+        j += len;                                                                                            \
+    }
 
-/* Stage 1 of the statistics: grid (P*WG, C); part[(c*P + b)*2] = block mean, +1 = block M2. */
+/* Stage 1 of the statistics: grid (P, C), one work-item per block; part[(c*P + b)*2] = block mean,
+ * +1 = block M2 (sum of squared deviations from the block mean). */
 __kernel void bn_partial_stats(__global float *part, __global const float *x, int C, int HW, int n, int P)
 {
-    __local float s[WG];
-    int t = get_local_id(0), b = get_group_id(0), c = get_group_id(1);
-    int start = b * CHUNK, end = min(start + CHUNK, n);
-    float acc = 0.0f;
-    for (int j = start + t; j < end; j += WG)
-        acc += BN_AT(x, j);
-    float cnt = (float)(end - start);
-    float mean = bn_group_sum(s, acc) / cnt;
-    /* second pass: squared deviations, plus the deviations themselves, whose sum corrects the
-     * rounding of the first pass's mean (the corrected two-pass algorithm of Chan, Golub and LeVeque) */
-    float acc2 = 0.0f;
-    acc = 0.0f;
-    for (int j = start + t; j < end; j += WG) {
-        float dv = BN_AT(x, j) - mean;
-        acc += dv;
-        acc2 += dv * dv;
-    }
-    float sd = bn_group_sum(s, acc);
-    float m2 = bn_group_sum(s, acc2) - sd * sd / cnt;
-    if (t == 0) {
-        part[(c * P + b) * 2] = mean + sd / cnt;
-        part[(c * P + b) * 2 + 1] = fmax(m2, 0.0f);
-    }
+    int b = get_global_id(0), c = get_global_id(1);
+    if (b >= P) return;
+    int j0 = b * CHUNK, jend = min(j0 + CHUNK, n);
+    int img0 = j0 / HW;
+    float k = x[((size_t)img0 * C + c) * HW + (j0 - img0 * HW)];
+    float16 s1 = 0.0f, s2 = 0.0f;
+    BN_FOR_SEGMENTS({
+        __global const float *q = x + off;
+        int i = 0;
+        for (; i + VEC <= len; i += VEC) {
+            float16 v = vload16(0, q + i) - k;
+            s1 += v;
+            s2 += v * v;
+        }
+        for (; i < len; i++) {
+            float v = q[i] - k;
+            s1.s0 += v;
+            s2.s0 += v * v;
+        }
+    })
+    float cnt = (float)(jend - j0), t1 = bn_hsum(s1), t2 = bn_hsum(s2);
+    part[(c * P + b) * 2] = k + t1 / cnt;
+    part[(c * P + b) * 2 + 1] = fmax(t2 - t1 * t1 / cnt, 0.0f);
 }
 
-/* Chan's update: (na, ma, m2a) absorbs (nb, mb, m2b) */
-static void bn_merge(int *na, float *ma, float *m2a, int nb, float mb, float m2b)
-{
-    if (nb == 0) return;
-    int nn = *na + nb;
-    float delta = mb - *ma;
-    float fb = (float)nb / (float)nn;
-    *m2a += m2b + delta * delta * (float)*na * fb;
-    *ma += delta * fb;
-    *na = nn;
-}
-
-/* Stage 2 of the statistics: grid (WG, C). Writes the batch mean and 1/sqrt(var + eps) for backward
- * and moves the running statistics, the variance unbiased by n/(n-1) as in PyTorch. */
+/* Stage 2 of the statistics: one work-item per channel merges the blocks in order (Chan et al.).
+ * Writes the batch mean and 1/sqrt(var + eps) for backward and moves the running statistics, the
+ * variance unbiased by n/(n-1) as in PyTorch. */
 __kernel void bn_finalize_stats(__global const float *part, __global float *running_mean,
                                 __global float *running_var, __global float *save_mean,
-                                __global float *save_invstd, int n, int P, float momentum, float eps)
+                                __global float *save_invstd, int C, int n, int P, float momentum, float eps)
 {
-    __local int lc[WG];
-    __local float lm[WG], l2[WG];
-    int t = get_local_id(0), c = get_group_id(1);
+    int c = get_global_id(0);
+    if (c >= C) return;
     int cnt = 0;
     float mean = 0.0f, m2 = 0.0f;
-    for (int b = t; b < P; b += WG)
-        bn_merge(&cnt, &mean, &m2, min(CHUNK, n - b * CHUNK), part[(c * P + b) * 2],
-                 part[(c * P + b) * 2 + 1]);
-    lc[t] = cnt;
-    lm[t] = mean;
-    l2[t] = m2;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = WG / 2; h > 0; h >>= 1) {
-        if (t < h) {
-            int ca = lc[t];
-            float ma = lm[t], m2a = l2[t];
-            bn_merge(&ca, &ma, &m2a, lc[t + h], lm[t + h], l2[t + h]);
-            lc[t] = ca;
-            lm[t] = ma;
-            l2[t] = m2a;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
+    for (int b = 0; b < P; b++) {
+        int nb = min(CHUNK, n - b * CHUNK), nn = cnt + nb;
+        float mb = part[(c * P + b) * 2], delta = mb - mean, fb = (float)nb / (float)nn;
+        m2 += part[(c * P + b) * 2 + 1] + delta * delta * (float)cnt * fb;
+        mean += delta * fb;
+        cnt = nn;
     }
-    if (t == 0) {
-        float var = l2[0] / (float)n;
-        float unbiased = l2[0] / (float)(n - 1);
-        save_mean[c] = lm[0];
-        save_invstd[c] = 1.0f / sqrt(var + eps);
-        running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * lm[0];
-        running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
-    }
+    float var = m2 / (float)n, unbiased = m2 / (float)(n - 1);
+    save_mean[c] = mean;
+    save_invstd[c] = 1.0f / sqrt(var + eps);
+    running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
+    running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
 }
 
-/* y = gamma (x - mean) invstd + beta, one work-item per element; y may be x */
+/* The element-wise passes: grid (ceil(HW/VEC), N*C), work-item (q, plane) takes pixels
+ * [q*VEC, q*VEC + VEC) of the plane, the last run of an odd-sized plane element by element. EW_BODY
+ * writes out[i] from element i's inputs with the channel's constants in scope. */
+#define EW_PROLOGUE                                                                                          \
+    int p0 = get_global_id(0) * VEC, plane = get_global_id(1);                                               \
+    if (p0 >= HW) return;                                                                                    \
+    int c = plane % C;                                                                                       \
+    size_t off = (size_t)plane * HW + p0;                                                                    \
+    int full = p0 + VEC <= HW;
+
+/* y = gamma (x - mean) invstd + beta; y may be x */
 __kernel void bn_normalize(__global float *y, __global const float *x, __global const float *gamma,
                            __global const float *beta, __global const float *mean,
-                           __global const float *invstd, int C, int HW, int total)
+                           __global const float *invstd, int C, int HW)
 {
-    int i = get_global_id(0);
-    if (i >= total) return;
-    int c = i / HW % C;
-    y[i] = (x[i] - mean[c]) * (invstd[c] * gamma[c]) + beta[c];
+    EW_PROLOGUE
+    float m = mean[c], s = invstd[c] * gamma[c], bt = beta[c];
+    if (full)
+        vstore16((vload16(0, x + off) - m) * s + bt, 0, y + off);
+    else
+        for (int i = 0; i < HW - p0; i++)
+            y[off + i] = (x[off + i] - m) * s + bt;
 }
 
 /* inference: the same with the running statistics */
 __kernel void bn_eval(__global float *y, __global const float *x, __global const float *gamma,
                       __global const float *beta, __global const float *running_mean,
-                      __global const float *running_var, float eps, int C, int HW, int total)
+                      __global const float *running_var, float eps, int C, int HW)
 {
-    int i = get_global_id(0);
-    if (i >= total) return;
-    int c = i / HW % C;
-    y[i] = (x[i] - running_mean[c]) * (gamma[c] / sqrt(running_var[c] + eps)) + beta[c];
+    EW_PROLOGUE
+    float m = running_mean[c], s = gamma[c] / sqrt(running_var[c] + eps), bt = beta[c];
+    if (full)
+        vstore16((vload16(0, x + off) - m) * s + bt, 0, y + off);
+    else
+        for (int i = 0; i < HW - p0; i++)
+            y[off + i] = (x[off + i] - m) * s + bt;
 }
 
-/* Stage 1 of the gradient sums: grid (P*WG, C); part[(c*P + b)*3] = sum dy, +1 = sum dy (x - mean),
+/* Stage 1 of the gradient sums: grid (P, C); part[(c*P + b)*3] = sum dy, +1 = sum dy (x - mean),
  * +2 = sum (x - mean). The last is the rounding of the float mean seen from the data (it would be 0
  * with the exact mean): stage 2 uses it to take that rounding back out of dgamma. */
 __kernel void bn_partial_grad(__global float *part, __global const float *dy, __global const float *x,
                               __global const float *mean, int C, int HW, int n, int P)
 {
-    __local float s[WG];
-    int t = get_local_id(0), b = get_group_id(0), c = get_group_id(1);
-    int start = b * CHUNK, end = min(start + CHUNK, n);
+    int b = get_global_id(0), c = get_global_id(1);
+    if (b >= P) return;
+    int j0 = b * CHUNK, jend = min(j0 + CHUNK, n);
     float mc = mean[c];
-    float sdy = 0.0f, sdyx = 0.0f, sx = 0.0f;
-    for (int j = start + t; j < end; j += WG) {
-        float g = BN_AT(dy, j), dv = BN_AT(x, j) - mc;
-        sdy += g;
-        sdyx += g * dv;
-        sx += dv;
-    }
-    sdy = bn_group_sum(s, sdy);
-    sdyx = bn_group_sum(s, sdyx);
-    sx = bn_group_sum(s, sx);
-    if (t == 0) {
-        part[(c * P + b) * 3] = sdy;
-        part[(c * P + b) * 3 + 1] = sdyx;
-        part[(c * P + b) * 3 + 2] = sx;
-    }
+    float16 sdy = 0.0f, sdyx = 0.0f, sx = 0.0f;
+    BN_FOR_SEGMENTS({
+        __global const float *qx = x + off, *qd = dy + off;
+        int i = 0;
+        for (; i + VEC <= len; i += VEC) {
+            float16 g = vload16(0, qd + i), dv = vload16(0, qx + i) - mc;
+            sdy += g;
+            sdyx += g * dv;
+            sx += dv;
+        }
+        for (; i < len; i++) {
+            float g = qd[i], dv = qx[i] - mc;
+            sdy.s0 += g;
+            sdyx.s0 += g * dv;
+            sx.s0 += dv;
+        }
+    })
+    part[(c * P + b) * 3] = bn_hsum(sdy);
+    part[(c * P + b) * 3 + 1] = bn_hsum(sdyx);
+    part[(c * P + b) * 3 + 2] = bn_hsum(sx);
 }
 
-/* Stage 2 of the gradient sums: grid (WG, C). dbeta = sum dy, dgamma = sum dy xhat, the latter as
- * sum dy (x - mean - d) with d = mean(x - mean), so that a mean large against the spread (whose float
- * rounding d multiplies the whole sum of dy) does not leak into dgamma. */
+/* Stage 2 of the gradient sums: one work-item per channel. dbeta = sum dy, dgamma = sum dy xhat, the
+ * latter as sum dy (x - mean - d) with d = mean(x - mean), so that a mean large against the spread
+ * (whose float rounding d multiplies the whole sum of dy) does not leak into dgamma. */
 __kernel void bn_finalize_grad(__global const float *part, __global const float *invstd,
-                               __global float *dgamma, __global float *dbeta, int n, int P)
+                               __global float *dgamma, __global float *dbeta, int C, int n, int P)
 {
-    __local float s[WG];
-    int t = get_local_id(0), c = get_group_id(1);
+    int c = get_global_id(0);
+    if (c >= C) return;
     float sdy = 0.0f, sdyx = 0.0f, sx = 0.0f;
-    for (int b = t; b < P; b += WG) {
+    for (int b = 0; b < P; b++) {
         sdy += part[(c * P + b) * 3];
         sdyx += part[(c * P + b) * 3 + 1];
         sx += part[(c * P + b) * 3 + 2];
     }
-    sdy = bn_group_sum(s, sdy);
-    sdyx = bn_group_sum(s, sdyx);
-    sx = bn_group_sum(s, sx);
-    if (t == 0) {
-        dbeta[c] = sdy;
-        dgamma[c] = (sdyx - sx / (float)n * sdy) * invstd[c];
-    }
+    dbeta[c] = sdy;
+    dgamma[c] = (sdyx - sx / (float)n * sdy) * invstd[c];
 }
 
 /* PyTorch's dx = gamma invstd / n (n dy - dbeta - xhat dgamma); dx may be dy */
 __kernel void bn_dx(__global float *dx, __global const float *dy, __global const float *x,
                     __global const float *gamma, __global const float *mean, __global const float *invstd,
-                    __global const float *dgamma, __global const float *dbeta, int C, int HW, int n,
-                    int total)
+                    __global const float *dgamma, __global const float *dbeta, int C, int HW, int n)
 {
-    int i = get_global_id(0);
-    if (i >= total) return;
-    int c = i / HW % C;
-    float is = invstd[c];
-    float inv_n = 1.0f / (float)n;
-    float xhat = (x[i] - mean[c]) * is;
-    dx[i] = gamma[c] * is * (dy[i] - dbeta[c] * inv_n - xhat * dgamma[c] * inv_n);
+    EW_PROLOGUE
+    float is = invstd[c], inv_n = 1.0f / (float)n, m = mean[c];
+    float a = gamma[c] * is, sb = dbeta[c] * inv_n, sg = is * dgamma[c] * inv_n;
+    if (full) {
+        float16 xhat = vload16(0, x + off) - m;
+        vstore16(a * (vload16(0, dy + off) - sb - xhat * sg), 0, dx + off);
+    } else
+        for (int i = 0; i < HW - p0; i++)
+            dx[off + i] = a * (dy[off + i] - sb - (x[off + i] - m) * sg);
 }
