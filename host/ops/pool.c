@@ -24,12 +24,21 @@ static int pool_check(device_ctx *d, const char *what, int N, int C, int H, int 
     return 0;
 }
 
+/* Both kernels run one work-item per output element over (OW, OH, N*C), dimension 0 rounded up to
+ * whole groups of 16 (the kernels skip the excess) so that PoCL vectorises full rows. */
+static int pool_run(device_ctx *d, cl_kernel k, int N, int C, int OH, int OW, const char *what)
+{
+    size_t lx = 16 <= d->info.max_work_group ? 16 : 1;
+    size_t global[3] = {((size_t)OW + lx - 1) / lx * lx, (size_t)OH, (size_t)N * C}, local[3] = {lx, 1, 1};
+    return device_run(d, k, 3, global, local, what);
+}
+
 int ops_maxpool_forward(device_ctx *d, cl_mem y, cl_mem x, int N, int C, int H, int W)
 {
     if (pool_check(d, "forward", N, C, H, W, y && x)) return -1;
     cl_kernel k = device_kernel(d, "pool.cl", "maxpool_forward", "");
     if (!k) return -1;
-    int OH = H / 2, OW = W / 2, total = N * C * OH * OW;
+    int OH = H / 2, OW = W / 2;
     cl_int st = 0;
     DEVICE_ARG(st, k, 0, y);
     DEVICE_ARG(st, k, 1, x);
@@ -37,9 +46,8 @@ int ops_maxpool_forward(device_ctx *d, cl_mem y, cl_mem x, int N, int C, int H, 
     DEVICE_ARG(st, k, 3, W);
     DEVICE_ARG(st, k, 4, OH);
     DEVICE_ARG(st, k, 5, OW);
-    DEVICE_ARG(st, k, 6, total);
     if (device_check(d, st, "setting the max pool forward arguments")) return -1;
-    return device_run_1d(d, k, (size_t)total, "the max pool forward");
+    return pool_run(d, k, N, C, OH, OW, "the max pool forward");
 }
 
 int ops_maxpool_backward(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem x, int N, int C, int H, int W)
@@ -47,7 +55,7 @@ int ops_maxpool_backward(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem x, int N, i
     if (pool_check(d, "backward", N, C, H, W, dx && dy && x)) return -1;
     cl_kernel k = device_kernel(d, "pool.cl", "maxpool_backward", "");
     if (!k) return -1;
-    int OH = H / 2, OW = W / 2, total = N * C * H * W;
+    int OH = H / 2, OW = W / 2;
     cl_int st = 0;
     DEVICE_ARG(st, k, 0, dx);
     DEVICE_ARG(st, k, 1, dy);
@@ -56,7 +64,6 @@ int ops_maxpool_backward(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem x, int N, i
     DEVICE_ARG(st, k, 4, W);
     DEVICE_ARG(st, k, 5, OH);
     DEVICE_ARG(st, k, 6, OW);
-    DEVICE_ARG(st, k, 7, total);
     if (device_check(d, st, "setting the max pool backward arguments")) return -1;
-    return device_run_1d(d, k, (size_t)total, "the max pool backward");
+    return pool_run(d, k, N, C, OH, OW, "the max pool backward");
 }
