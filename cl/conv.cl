@@ -9,66 +9,62 @@
 /* the bias gradient's work-group size: fixed, so every device sums in the same order */
 #define BIAS_WG 64
 
-/* one work-item per element of col */
-__kernel void im2col(__global float *col, int col_off, __global const float *x, int n0, int nb, int C, int H,
-                     int W, int K)
+/* The layout kernels run over grids whose dimension 0 is a row of pixels (x), so that no work-item
+ * divides a flat index and PoCL's vectoriser, which runs dimension 0 as its vector loop, reads and
+ * writes whole rows; the filter size is the build option KS, so col2im's tap loops unroll. */
+#ifdef KS
+/* grid (W, H, nb*C*KS*KS): col[row, n*HW + y*W + x] for row = (c, ky, kx) of image n0+n */
+__kernel void im2col(__global float *col, int col_off, __global const float *x, int n0, int C, int H, int W,
+                     int cols)
 {
-    int hw = H * W, cols = nb * hw;
-    int i = get_global_id(0);
-    if (i >= C * K * K * cols) return;
-    int row = i / cols, j = i - row * cols;
-    int n = j / hw, p = j - n * hw;
-    int c = row / (K * K), kk = row - c * K * K;
-    int ky = kk / K, kx = kk - ky * K;
-    int yy = p / W + ky - K / 2, xx = p % W + kx - K / 2;
+    int xx = get_global_id(0), yy = get_global_id(1), z = get_global_id(2);
+    if (xx >= W) return;
+    int ckk = C * KS * KS, n = z / ckk, row = z - n * ckk;
+    int c = row / (KS * KS), kk = row - c * (KS * KS);
+    int ky = kk / KS, kx = kk - ky * KS;
+    int sy = yy + ky - KS / 2, sx = xx + kx - KS / 2;
     float v = 0.0f;
-    if (yy >= 0 && yy < H && xx >= 0 && xx < W) v = x[((size_t)(n0 + n) * C + c) * hw + yy * W + xx];
-    col[col_off + i] = v;
+    if (sy >= 0 && sy < H && sx >= 0 && sx < W) v = x[((size_t)(n0 + n) * C + c) * H * W + sy * W + sx];
+    col[col_off + (size_t)row * cols + (size_t)n * H * W + yy * W + xx] = v;
 }
 
-/* y[n0+n, f, p] = y2[f, n*HW + p] + b[f]; one work-item per element of the chunk's output */
+/* grid (W, H, nb*C): dx[n0+n, c, y, x] = sum over the KS x KS taps that read it of dcol, in a fixed
+ * order; every dx element is written by one work-item */
+__kernel void col2im(__global float *dx, __global const float *dcol, int dcol_off, int n0, int C, int H, int W,
+                     int cols)
+{
+    int xx = get_global_id(0), yy = get_global_id(1), z = get_global_id(2);
+    if (xx >= W) return;
+    int n = z / C, c = z - n * C, hw = H * W;
+    __global const float *base = dcol + dcol_off + (size_t)c * KS * KS * cols + (size_t)n * hw;
+    float s = 0.0f;
+    for (int ky = 0; ky < KS; ky++) {
+        int oy = yy - ky + KS / 2;
+        for (int kx = 0; kx < KS; kx++) {
+            int ox = xx - kx + KS / 2;
+            if (oy >= 0 && oy < H && ox >= 0 && ox < W) s += base[(size_t)(ky * KS + kx) * cols + oy * W + ox];
+        }
+    }
+    dx[((size_t)(n0 + n) * C + c) * hw + yy * W + xx] = s;
+}
+#endif
+
+/* grid (HW, F, nb): y[n0+n, f, p] = y2[f, n*HW + p] + b[f] */
 __kernel void chunk_to_nchw(__global float *y, __global const float *y2, int y2_off, __global const float *b,
                             int n0, int nb, int F, int HW)
 {
-    int i = get_global_id(0);
-    if (i >= nb * F * HW) return;
-    int n = i / (F * HW), r = i - n * F * HW;
-    int f = r / HW, p = r - f * HW;
-    y[(size_t)n0 * F * HW + i] = y2[y2_off + f * nb * HW + n * HW + p] + b[f];
+    int p = get_global_id(0), f = get_global_id(1), n = get_global_id(2);
+    if (p >= HW) return;
+    y[((size_t)(n0 + n) * F + f) * HW + p] = y2[y2_off + ((size_t)f * nb + n) * HW + p] + b[f];
 }
 
-/* dy2[f, n*HW + p] = dy[n0+n, f, p] */
+/* grid (HW, F, nb): dy2[f, n*HW + p] = dy[n0+n, f, p] */
 __kernel void nchw_to_chunk(__global float *dy2, int dy2_off, __global const float *dy, int n0, int nb, int F,
                             int HW)
 {
-    int i = get_global_id(0);
-    if (i >= nb * F * HW) return;
-    int n = i / (F * HW), r = i - n * F * HW;
-    int f = r / HW, p = r - f * HW;
-    dy2[dy2_off + f * nb * HW + n * HW + p] = dy[(size_t)n0 * F * HW + i];
-}
-
-/* dx[n0+n, c, y, x] = sum over the K x K taps that read it of dcol; one work-item per dx element */
-__kernel void col2im(__global float *dx, __global const float *dcol, int dcol_off, int n0, int nb, int C, int H,
-                     int W, int K)
-{
-    int hw = H * W, cols = nb * hw;
-    int i = get_global_id(0);
-    if (i >= nb * C * hw) return;
-    int n = i / (C * hw), r = i - n * C * hw;
-    int c = r / hw, p = r - c * hw;
-    int yy = p / W, xx = p - (p / W) * W;
-    float s = 0.0f;
-    for (int ky = 0; ky < K; ky++) {
-        int oy = yy - ky + K / 2;
-        if (oy < 0 || oy >= H) continue;
-        for (int kx = 0; kx < K; kx++) {
-            int ox = xx - kx + K / 2;
-            if (ox < 0 || ox >= W) continue;
-            s += dcol[dcol_off + (c * K * K + ky * K + kx) * cols + n * hw + oy * W + ox];
-        }
-    }
-    dx[(size_t)n0 * C * hw + i] = s;
+    int p = get_global_id(0), f = get_global_id(1), n = get_global_id(2);
+    if (p >= HW) return;
+    dy2[dy2_off + ((size_t)f * nb + n) * HW + p] = dy[((size_t)(n0 + n) * F + f) * HW + p];
 }
 
 /* dw[i] = (acc ? dw[i] : 0) + sum over q < P of part[part_off + q*n + i]: the split-K partials of the

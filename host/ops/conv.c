@@ -6,6 +6,7 @@
  *             dx = col2im(dcol); db = sum of dy over images and pixels (two-stage, also used by dense.c)
  * Every sum has a fixed order for a given shape and device, so a run repeats bit for bit. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cltrain/ops.h"
@@ -100,23 +101,40 @@ int ops_bias_grad(device_ctx *d, cl_mem db, cl_mem dy, int N, int F, int HW)
     return device_run(d, k2, 1, &global, &local, "the bias gradient's second stage");
 }
 
-static int run_im2col(device_ctx *d, cl_mem col, int col_off, cl_mem x, int n0, int nb, int C, int H, int W,
+/* The layout kernels' grids: dimension 0 a row of pixels (see cl/conv.cl), the local size left to
+ * the driver, which fits it to the row. */
+static int run_grid(device_ctx *d, cl_kernel k, size_t g0, size_t g1, size_t g2, const char *what)
+{
+    size_t global[3] = {g0, g1, g2};
+    return device_run(d, k, 3, global, NULL, what);
+}
+
+/* conv.cl's kernels that unroll over the filter size, built with -DKS=k */
+static cl_kernel tap_kernel(device_ctx *d, const char *name, int k)
+{
+    char options[32];
+    snprintf(options, sizeof options, "-DKS=%d", k);
+    return device_kernel(d, "conv.cl", name, options);
+}
+
+/* col [C*k*k, m*H*W] at col_off from images n0 .. n0+m-1 of x */
+static int run_im2col(device_ctx *d, cl_mem col, int col_off, cl_mem x, int n0, int m, int C, int H, int W,
                       int k)
 {
-    cl_kernel ki = device_kernel(d, "conv.cl", "im2col", "");
+    cl_kernel ki = tap_kernel(d, "im2col", k);
     if (!ki) return -1;
+    int cols = m * H * W;
     cl_int st = 0;
     DEVICE_ARG(st, ki, 0, col);
     DEVICE_ARG(st, ki, 1, col_off);
     DEVICE_ARG(st, ki, 2, x);
     DEVICE_ARG(st, ki, 3, n0);
-    DEVICE_ARG(st, ki, 4, nb);
-    DEVICE_ARG(st, ki, 5, C);
-    DEVICE_ARG(st, ki, 6, H);
-    DEVICE_ARG(st, ki, 7, W);
-    DEVICE_ARG(st, ki, 8, k);
+    DEVICE_ARG(st, ki, 4, C);
+    DEVICE_ARG(st, ki, 5, H);
+    DEVICE_ARG(st, ki, 6, W);
+    DEVICE_ARG(st, ki, 7, cols);
     if (device_check(d, st, "setting im2col's arguments")) return -1;
-    return device_run_1d(d, ki, (size_t)C * k * k * nb * H * W, "im2col");
+    return run_grid(d, ki, (size_t)W, (size_t)H, (size_t)m * C * k * k, "im2col");
 }
 
 int ops_conv_forward(device_ctx *d, cl_mem y, cl_mem x, cl_mem w, cl_mem b, int N, int C, int H, int W, int F,
@@ -151,7 +169,7 @@ int ops_conv_forward(device_ctx *d, cl_mem y, cl_mem x, cl_mem w, cl_mem b, int 
         DEVICE_ARG(st, kp, 6, F);
         DEVICE_ARG(st, kp, 7, hw);
         if (device_check(d, st, "setting the conv output's arguments") ||
-            device_run_1d(d, kp, (size_t)m * F * hw, "the conv output"))
+            run_grid(d, kp, (size_t)hw, (size_t)F, (size_t)m, "the conv output"))
             return -1;
     }
     return 0;
@@ -212,7 +230,7 @@ int ops_conv_backward(device_ctx *d, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy,
         part_off = (int)(per * nb);
     cl_kernel kg = device_kernel(d, "conv.cl", "nchw_to_chunk", "");
     cl_kernel ks = device_kernel(d, "conv.cl", "sum_partials", "");
-    cl_kernel kc = dx ? device_kernel(d, "conv.cl", "col2im", "") : NULL;
+    cl_kernel kc = dx ? tap_kernel(d, "col2im", k) : NULL;
     if (!kg || !ks || (dx && !kc)) return -1;
     for (int n0 = 0; n0 < N; n0 += nb) {
         int m = N - n0 < nb ? N - n0 : nb;
@@ -226,7 +244,7 @@ int ops_conv_backward(device_ctx *d, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy,
         DEVICE_ARG(st, kg, 5, F);
         DEVICE_ARG(st, kg, 6, hw);
         if (device_check(d, st, "setting the conv gradient's arguments") ||
-            device_run_1d(d, kg, (size_t)m * F * hw, "the conv gradient's layout") ||
+            run_grid(d, kg, (size_t)hw, (size_t)F, (size_t)m, "the conv gradient's layout") ||
             run_im2col(d, ws, 0, x, n0, m, C, H, W, k))
             return -1;
         if (weight_grad(d, dw, ws, dy2_off, part_off, ks, mc, F, ckk, n0 > 0)) return -1;
@@ -235,18 +253,18 @@ int ops_conv_backward(device_ctx *d, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy,
         if (ops_gemm(d, 1, 0, ckk, mc, F, 1.0f, w, 0, ckk, ws, (size_t)dy2_off, mc, 0.0f, ws,
                      (size_t)dcol_off, mc, "the conv input gradient"))
             return -1;
+        int mcols = (int)mc;
         st = 0;
         DEVICE_ARG(st, kc, 0, dx);
         DEVICE_ARG(st, kc, 1, ws);
         DEVICE_ARG(st, kc, 2, dcol_off);
         DEVICE_ARG(st, kc, 3, n0);
-        DEVICE_ARG(st, kc, 4, m);
-        DEVICE_ARG(st, kc, 5, C);
-        DEVICE_ARG(st, kc, 6, H);
-        DEVICE_ARG(st, kc, 7, W);
-        DEVICE_ARG(st, kc, 8, k);
+        DEVICE_ARG(st, kc, 4, C);
+        DEVICE_ARG(st, kc, 5, H);
+        DEVICE_ARG(st, kc, 6, W);
+        DEVICE_ARG(st, kc, 7, mcols);
         if (device_check(d, st, "setting col2im's arguments") ||
-            device_run_1d(d, kc, (size_t)m * C * hw, "col2im"))
+            run_grid(d, kc, (size_t)W, (size_t)H, (size_t)m * C, "col2im"))
             return -1;
     }
     return 0;
