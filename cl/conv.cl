@@ -6,9 +6,6 @@
  * every dx element is written by one work-item: no atomics, the same result every run.
  * Offsets (in floats) let one workspace buffer hold several of these arrays. */
 
-/* the bias gradient's work-group size: fixed, so every device sums in the same order */
-#define BIAS_WG 64
-
 /* The layout kernels run over grids whose dimension 0 is a row of pixels (x), so that no work-item
  * divides a flat index and PoCL's vectoriser, which runs dimension 0 as its vector loop, reads and
  * writes whole rows; the filter size is the build option KS, so col2im's tap loops unroll. */
@@ -86,47 +83,42 @@ __kernel void add_bias_rows(__global float *y, __global const float *b, int N, i
 }
 
 /* db[f] = sum over n < N, p < HW of dy[(n*F + f)*HW + p], in two stages so that a big layer (N*HW in
- * the millions, F small) still keeps a GPU busy: work-group (f, g) of F*G sums span consecutive
- * elements j = n*HW + p of channel f into out[f*G + g]; bias_grad_final then sums the G partials
- * of each f. Each stage is a fixed reduction tree, so the sum is the same every run. When G is 1 the
- * first stage writes db directly. Dense uses it with HW = 1. */
-__kernel __attribute__((reqd_work_group_size(BIAS_WG, 1, 1))) void bias_grad_partial(__global float *out,
-                                                                                      __global const float *dy,
-                                                                                      int N, int F, int HW, int G,
-                                                                                      int span)
+ * the millions, F small) spreads over many work-items: work-item (g, f) of a (G, F) grid sums `span`
+ * consecutive elements j = n*HW + p of channel f into out[f*G + g], a plane's run at a time in 16
+ * float lanes (no per-element division, no barriers: PoCL runs it as straight vector code), then
+ * the lanes in a fixed tree; bias_grad_final sums the G partials of each f in order. The same
+ * device gives the same bits every run. When G is 1 the first stage writes db directly. Dense uses
+ * it with HW = 1. */
+__kernel void bias_grad_partial(__global float *out, __global const float *dy, int N, int F, int HW, int G,
+                                int span)
 {
-    __local float part[BIAS_WG];
-    int grp = get_group_id(0), t = get_local_id(0);
-    int f = grp / G, g = grp - f * G;
-    int j0 = g * span, j1 = min(N * HW, j0 + span);
-    float s = 0.0f;
-    for (int j = j0 + t; j < j1; j += BIAS_WG) {
-        int n = j / HW, p = j - n * HW;
-        s += dy[((size_t)n * F + f) * HW + p];
+    int g = get_global_id(0), f = get_global_id(1);
+    if (g >= G) return;
+    int j1 = min(N * HW, (g + 1) * span);
+    float16 s = 0.0f;
+    for (int j = g * span; j < j1;) {
+        int n = j / HW, p = j - n * HW, len = min(HW - p, j1 - j);
+        __global const float *q = dy + ((size_t)n * F + f) * HW + p;
+        int i = 0;
+        for (; i + 16 <= len; i += 16)
+            s += vload16(0, q + i);
+        for (; i < len; i++)
+            s.s0 += q[i];
+        j += len;
     }
-    part[t] = s;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int stride = BIAS_WG / 2; stride > 0; stride /= 2) {
-        if (t < stride) part[t] += part[t + stride];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (t == 0) out[grp] = part[0];
+    float8 a = s.lo + s.hi;
+    float4 b = a.lo + a.hi;
+    float2 c = b.lo + b.hi;
+    out[f * G + g] = c.x + c.y;
 }
 
-/* db[f] = sum over g < G of part[f*G + g]: one work-group per f */
-__kernel __attribute__((reqd_work_group_size(BIAS_WG, 1, 1))) void bias_grad_final(__global float *db,
-                                                                                    __global const float *part,
-                                                                                    int G)
+/* db[f] = sum over g < G of part[f*G + g], in order: one work-item per f */
+__kernel void bias_grad_final(__global float *db, __global const float *part, int F, int G)
 {
-    __local float acc[BIAS_WG];
-    int f = get_group_id(0), t = get_local_id(0);
+    int f = get_global_id(0);
+    if (f >= F) return;
     float s = 0.0f;
-    for (int g = t; g < G; g += BIAS_WG) s += part[f * G + g];
-    acc[t] = s;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int stride = BIAS_WG / 2; stride > 0; stride /= 2) {
-        if (t < stride) acc[t] += acc[t + stride];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (t == 0) db[f] = acc[0];
+    for (int g = 0; g < G; g++)
+        s += part[f * G + g];
+    db[f] = s;
 }
