@@ -139,6 +139,8 @@ int ops_conv_forward(device_ctx *d, cl_mem y, cl_mem x, cl_mem w, cl_mem b, int 
     size_t per = ((size_t)ckk + F) * hw; /* per image: col and y2 */
     if (check_shape(d, "conv forward", N, C, H, W, F, k)) return -1;
     if (!y || !x || !w || !b) return device_fail(d, "conv forward was given a NULL buffer");
+    if (ops_conv_use_direct(d))
+        return ops_conv_direct_forward(d, y, x, w, b, N, C, H, W, F, k, workspace_limit(d) / sizeof(float));
     int nb = chunk_images(d, N, per);
     size_t cols = (size_t)nb * hw;
     cl_mem ws = device_workspace(d, per * nb * sizeof(float));

@@ -1,0 +1,171 @@
+/* test_conv_direct.c: the direct convolution (cl/conv_direct.cl, forced with CLTRAIN_CONV_ALGO=direct)
+ * against a double-precision reference on random inputs, over the widths that take each vector
+ * width (4, 8, 16 pixels) with and without a partial last vector, odd filter counts (FB 1, 2, 4, 8),
+ * filter sizes 1, 3, 5, batch 1, chunks of images, and the input gradient (the same kernel on the
+ * flipped, transposed weights), whose reference is checked by central finite differences; and the
+ * im2col + GEMM path (CLTRAIN_CONV_ALGO=gemm) agreeing with it. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cltrain/ops.h"
+
+/* y[n,f,i,j] = b[f] + sum_c,ky,kx w[f,c,ky,kx] x[n,c,i+ky-k/2,j+kx-k/2] */
+static void ref_forward(double *y, const float *x, const float *w, const float *b, int N, int C, int H, int W,
+                        int F, int k)
+{
+    for (int n = 0; n < N; n++)
+        for (int f = 0; f < F; f++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
+                    double s = b ? b[f] : 0.0;
+                    for (int c = 0; c < C; c++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++) {
+                                int yy = i + ky - k / 2, xx = j + kx - k / 2;
+                                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                                s += (double)w[((f * C + c) * k + ky) * k + kx] *
+                                     x[((n * C + c) * H + yy) * W + xx];
+                            }
+                    y[((n * F + f) * H + i) * W + j] = s;
+                }
+}
+
+/* dx = d(sum y*g)/dx, the transpose of ref_forward */
+static void ref_dx(double *dx, const float *g, const float *w, int N, int C, int H, int W, int F, int k)
+{
+    memset(dx, 0, sizeof(double) * N * C * H * W);
+    for (int n = 0; n < N; n++)
+        for (int f = 0; f < F; f++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++)
+                    for (int c = 0; c < C; c++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++) {
+                                int yy = i + ky - k / 2, xx = j + kx - k / 2;
+                                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                                dx[((n * C + c) * H + yy) * W + xx] += (double)g[((n * F + f) * H + i) * W + j] *
+                                                                       w[((f * C + c) * k + ky) * k + kx];
+                            }
+}
+
+/* ref_dx against central differences of L(x) = sum ref_forward(x) * g at a few coordinates */
+static void check_ref_dx(const double *dx, float *x, const float *w, const float *g, int N, int C, int H, int W,
+                         int F, int k)
+{
+    size_t nx = (size_t)N * C * H * W, ny = (size_t)N * F * H * W;
+    double *y = tu_alloc(ny * sizeof(double));
+    for (size_t t = 0; t < 5; t++) {
+        size_t i = (t * 7919) % nx;
+        /* L is linear in x[i]: the difference is exact but for rounding; the step is taken between the
+         * two floats actually stored */
+        float keep = x[i], at[2] = {keep - 0.125f, keep + 0.125f};
+        double l[2];
+        for (int s = 0; s < 2; s++) {
+            x[i] = at[s];
+            ref_forward(y, x, w, NULL, N, C, H, W, F, k);
+            l[s] = 0;
+            for (size_t j = 0; j < ny; j++)
+                l[s] += y[j] * g[j];
+        }
+        x[i] = keep;
+        double fd = (l[1] - l[0]) / ((double)at[1] - at[0]);
+        ck_assert_msg(fabs(fd - dx[i]) <= 1e-9 * (1.0 + fabs(fd)), "reference dx[%zu] %g, finite difference %g", i,
+                      dx[i], fd);
+    }
+    free(y);
+}
+
+static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
+{
+    device_ctx *d = tu_device();
+    size_t nx = (size_t)N * C * H * W, nw = (size_t)F * C * k * k, ny = (size_t)N * F * H * W;
+    float *x = tu_alloc(nx * 4), *w = tu_alloc(nw * 4), *b = tu_alloc(F * 4), *g = tu_alloc(ny * 4);
+    /* one sign, so no sum cancels below what 1e-4 relative can see */
+    tu_fill_uniform(x, nx, 0.1f, 1.0f, seed);
+    tu_fill_uniform(w, nw, 0.1f, 0.6f, seed + 1);
+    tu_fill_uniform(b, F, 0.1f, 0.5f, seed + 2);
+    tu_fill_uniform(g, ny, 0.2f, 1.0f, seed + 3);
+    double *ry = tu_alloc(ny * 8), *rdx = tu_alloc(nx * 8);
+    ref_forward(ry, x, w, b, N, C, H, W, F, k);
+    ref_dx(rdx, g, w, N, C, H, W, F, k);
+    if (nx * ny < 4000000) check_ref_dx(rdx, x, w, g, N, C, H, W, F, k);
+
+    cl_mem bx = tu_upload(d, x, nx), bw = tu_upload(d, w, nw), bb = tu_upload(d, b, F), bg = tu_upload(d, g, ny);
+    cl_mem by = device_alloc(d, ny * 4, "y"), bdx = device_alloc(d, nx * 4, "dx"),
+           bdw = device_alloc(d, nw * 4, "dw"), bdb = device_alloc(d, F * 4, "db");
+    ck_assert_msg(by && bdx && bdw && bdb, "%s", d->error);
+    float *out[2][2];
+    for (int algo = 0; algo < 2; algo++) {
+        setenv("CLTRAIN_CONV_ALGO", algo ? "gemm" : "direct", 1);
+        TU_OK(d, device_fill(d, by, NAN, 0, ny)); /* every element must be written */
+        TU_OK(d, device_fill(d, bdx, NAN, 0, nx));
+        TU_OK(d, ops_conv_forward(d, by, bx, bw, bb, N, C, H, W, F, k));
+        TU_OK(d, ops_conv_backward(d, bdx, bdw, bdb, bg, bx, bw, N, C, H, W, F, k));
+        out[algo][0] = tu_download(d, by, ny);
+        out[algo][1] = tu_download(d, bdx, nx);
+        /* sums of C*k*k (forward) and F*k*k (dx) positive products: 1e-4 holds */
+        ck_assert_msg(tu_max_rel_err(out[algo][0], ry, ny) <= 1e-4, "%s forward %dx%dx%dx%d F%d k%d: %g",
+                      algo ? "gemm" : "direct", N, C, H, W, F, k, tu_max_rel_err(out[algo][0], ry, ny));
+        ck_assert_msg(tu_max_rel_err(out[algo][1], rdx, nx) <= 1e-4, "%s dx %dx%dx%dx%d F%d k%d: %g",
+                      algo ? "gemm" : "direct", N, C, H, W, F, k, tu_max_rel_err(out[algo][1], rdx, nx));
+    }
+    unsetenv("CLTRAIN_CONV_ALGO");
+    /* the direct path twice gives the same bits */
+    setenv("CLTRAIN_CONV_ALGO", "direct", 1);
+    TU_OK(d, ops_conv_forward(d, by, bx, bw, bb, N, C, H, W, F, k));
+    TU_OK(d, ops_conv_backward(d, bdx, bdw, bdb, bg, bx, bw, N, C, H, W, F, k));
+    unsetenv("CLTRAIN_CONV_ALGO");
+    float *y2 = tu_download(d, by, ny), *dx2 = tu_download(d, bdx, nx);
+    ck_assert_msg(memcmp(y2, out[0][0], ny * 4) == 0, "direct forward differs between two runs");
+    ck_assert_msg(memcmp(dx2, out[0][1], nx * 4) == 0, "direct dx differs between two runs");
+    cl_mem bufs[] = {bx, bw, bb, bg, by, bdx, bdw, bdb};
+    for (int i = 0; i < 8; i++)
+        clReleaseMemObject(bufs[i]);
+    void *hs[] = {x, w, b, g, ry, rdx, y2, dx2, out[0][0], out[0][1], out[1][0], out[1][1]};
+    for (int i = 0; i < 12; i++)
+        free(hs[i]);
+}
+
+/* W 1..4 takes 4-pixel vectors, 5..8 8-pixel, wider 16 (with a partial last one unless a multiple);
+ * F 8, 4, 6 (FB 2), 3 (FB 1) */
+START_TEST(direct_matches_reference)
+{
+    direct_case(1, 1, 5, 5, 1, 3, 1);
+    direct_case(2, 3, 7, 1, 4, 3, 2);
+    direct_case(3, 2, 2, 4, 8, 3, 3);
+    direct_case(2, 4, 6, 7, 3, 1, 4);
+    direct_case(1, 3, 9, 8, 6, 5, 5);
+    direct_case(2, 5, 16, 16, 8, 3, 6);
+    direct_case(1, 2, 11, 37, 16, 3, 7);
+    direct_case(2, 3, 5, 33, 5, 5, 8);
+    direct_case(1, 32, 4, 20, 32, 3, 9);
+}
+END_TEST
+
+/* a workspace of 1 MiB holds 2 padded images of 16 x 34 x 34... floats: several chunks */
+START_TEST(direct_in_several_chunks)
+{
+    setenv("CLTRAIN_CONV_WORKSPACE_MIB", "1", 1);
+    direct_case(5, 96, 30, 30, 4, 3, 11);
+    unsetenv("CLTRAIN_CONV_WORKSPACE_MIB");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("conv_direct");
+    TCase *tc = tcase_create("direct");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, direct_matches_reference);
+    tcase_add_test(tc, direct_in_several_chunks);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(suite());
+}
