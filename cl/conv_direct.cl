@@ -20,8 +20,9 @@
 #define PAD (KS / 2)
 
 /* grid (PADW, H + KS - 1, planes): xp[plane, r, col] = x[plane0 + plane, r - PAD, col - PAD], 0 outside */
-__kernel void conv_pad(__global float *xp, __global const float *x, int plane0, int H, int W, int padw)
+__kernel void conv_pad(__global float *xp, int xp_off, __global const float *x, int plane0, int H, int W, int padw)
 {
+    xp += xp_off;
     int col = get_global_id(0), r = get_global_id(1), plane = get_global_id(2);
     if (col >= padw) return;
     int sy = r - PAD, sx = col - PAD;
@@ -31,10 +32,13 @@ __kernel void conv_pad(__global float *xp, __global const float *x, int plane0, 
 }
 
 /* grid (ceil(W/VW), H, nb * F/FB): y[n0+n, f0 .. f0+FB-1, row, v*VW ..] = b[f] + sum over c, ky, kx of
- * w[f, c, ky, kx] xp[n, c, row + ky, v*VW + kx + lane]. xp holds images n0 .. n0+nb-1 padded. */
-__kernel void conv_direct_forward(__global float *y, __global const float *xp, __global const float *w,
-                                  __global const float *b, int n0, int C, int H, int W, int F, int padw)
+ * w[f, c, ky, kx] xp[n, c, row + ky, v*VW + kx + lane]. xp holds images n0 .. n0+nb-1 padded; b may be
+ * NULL (no bias: the input gradient). Offsets in floats. */
+__kernel void conv_direct_forward(__global float *y, __global const float *xp, int xp_off, __global const float *w,
+                                  int w_off, __global const float *b, int n0, int C, int H, int W, int F, int padw)
 {
+    xp += xp_off;
+    w += w_off;
     int v = get_global_id(0), row = get_global_id(1), z = get_global_id(2);
     int x0 = v * VW;
     if (x0 >= W) return;
@@ -42,7 +46,7 @@ __kernel void conv_direct_forward(__global float *y, __global const float *xp, _
     VT acc[FB];
 #pragma unroll
     for (int i = 0; i < FB; i++)
-        acc[i] = (VT)(b[f0 + i]);
+        acc[i] = (VT)(b ? b[f0 + i] : 0.0f);
     int ph = H + KS - 1;
     for (int c = 0; c < C; c++) {
         __global const float *src = xp + ((size_t)(n * C + c) * ph + row) * padw + x0;
@@ -70,4 +74,14 @@ __kernel void conv_direct_forward(__global float *y, __global const float *xp, _
                 dst[l] = lanes[l];
         }
     }
+}
+
+/* wt[c, f, ky, kx] = w[f, c, KS-1-ky, KS-1-kx]: the input gradient dx = conv(dy, wt) with C outputs
+ * from F inputs (stride 1, same padding, odd KS); grid (F*C*KS*KS) */
+__kernel void conv_flip_weights(__global float *wt, __global const float *w, int F, int C)
+{
+    int i = get_global_id(0);
+    if (i >= F * C * KS * KS) return;
+    int kk = i % (KS * KS), fc = i / (KS * KS), c = fc % C, f = fc / C;
+    wt[((size_t)c * F + f) * KS * KS + (KS * KS - 1 - kk)] = w[i];
 }

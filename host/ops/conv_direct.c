@@ -31,46 +31,95 @@ int ops_conv_use_direct(device_ctx *d)
     return (d->info.type & CL_DEVICE_TYPE_CPU) != 0;
 }
 
-int ops_conv_direct_forward(device_ctx *d, cl_mem y, cl_mem x, cl_mem w, cl_mem b, int N, int C, int H, int W,
-                            int F, int k, size_t workspace_floats)
+/* out [N, O, H, W] = conv(in [N, I, H, W], weights at w_off of wbuf [O, I, k, k]) (+ b unless NULL),
+ * the images padded a chunk at a time into ws from float pad_off on, chunks of at most nb images */
+static int direct_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_off, cl_mem b, cl_mem ws,
+                      int pad_off, int nb, int N, int I, int H, int W, int O, int k)
 {
-    int vw = direct_vw(W), fb = direct_fb(F);
+    int vw = direct_vw(W), fb = direct_fb(O);
     int nvec = (W + vw - 1) / vw, padw = nvec * vw + k - 1, ph = H + k - 1;
-    size_t per = (size_t)C * ph * padw; /* one image padded */
-    size_t nbs = workspace_floats / per;
-    int nb = nbs < 1 ? 1 : nbs < (size_t)N ? (int)nbs : N;
-    cl_mem ws = device_workspace(d, per * nb * sizeof(float));
-    if (!ws) return -1;
     char options[64];
     snprintf(options, sizeof options, "-DKS=%d -DVW=%d -DFB=%d", k, vw, fb);
     cl_kernel kp = device_kernel(d, "conv_direct.cl", "conv_pad", options);
     cl_kernel kc = kp ? device_kernel(d, "conv_direct.cl", "conv_direct_forward", options) : NULL;
     if (!kc) return -1;
     for (int n0 = 0; n0 < N; n0 += nb) {
-        int m = N - n0 < nb ? N - n0 : nb, plane0 = n0 * C;
+        int m = N - n0 < nb ? N - n0 : nb, plane0 = n0 * I;
         cl_int st = 0;
         DEVICE_ARG(st, kp, 0, ws);
-        DEVICE_ARG(st, kp, 1, x);
-        DEVICE_ARG(st, kp, 2, plane0);
-        DEVICE_ARG(st, kp, 3, H);
-        DEVICE_ARG(st, kp, 4, W);
-        DEVICE_ARG(st, kp, 5, padw);
+        DEVICE_ARG(st, kp, 1, pad_off);
+        DEVICE_ARG(st, kp, 2, in);
+        DEVICE_ARG(st, kp, 3, plane0);
+        DEVICE_ARG(st, kp, 4, H);
+        DEVICE_ARG(st, kp, 5, W);
+        DEVICE_ARG(st, kp, 6, padw);
         if (device_check(d, st, "setting the conv padding's arguments")) return -1;
-        size_t gp[3] = {(size_t)padw, (size_t)ph, (size_t)m * C};
+        size_t gp[3] = {(size_t)padw, (size_t)ph, (size_t)m * I};
         if (device_run(d, kp, 3, gp, NULL, "the conv padding")) return -1;
-        DEVICE_ARG(st, kc, 0, y);
+        DEVICE_ARG(st, kc, 0, out);
         DEVICE_ARG(st, kc, 1, ws);
-        DEVICE_ARG(st, kc, 2, w);
-        DEVICE_ARG(st, kc, 3, b);
-        DEVICE_ARG(st, kc, 4, n0);
-        DEVICE_ARG(st, kc, 5, C);
-        DEVICE_ARG(st, kc, 6, H);
-        DEVICE_ARG(st, kc, 7, W);
-        DEVICE_ARG(st, kc, 8, F);
-        DEVICE_ARG(st, kc, 9, padw);
+        DEVICE_ARG(st, kc, 2, pad_off);
+        DEVICE_ARG(st, kc, 3, wbuf);
+        DEVICE_ARG(st, kc, 4, w_off);
+        DEVICE_ARG(st, kc, 5, b); /* NULL is a valid buffer argument: the kernel then adds no bias */
+        DEVICE_ARG(st, kc, 6, n0);
+        DEVICE_ARG(st, kc, 7, I);
+        DEVICE_ARG(st, kc, 8, H);
+        DEVICE_ARG(st, kc, 9, W);
+        DEVICE_ARG(st, kc, 10, O);
+        DEVICE_ARG(st, kc, 11, padw);
         if (device_check(d, st, "setting the direct conv's arguments")) return -1;
-        size_t gc[3] = {(size_t)nvec, (size_t)H, (size_t)m * (F / fb)};
+        size_t gc[3] = {(size_t)nvec, (size_t)H, (size_t)m * (O / fb)};
         if (device_run(d, kc, 3, gc, NULL, "the direct conv")) return -1;
     }
     return 0;
+}
+
+/* floats of one image of I channels padded for the direct kernel */
+static size_t padded_image(int I, int H, int W, int k)
+{
+    int vw = direct_vw(W);
+    return (size_t)I * (H + k - 1) * (((size_t)W + vw - 1) / vw * vw + k - 1);
+}
+
+/* images per chunk when each takes per floats of a budget of avail */
+static int direct_chunk(size_t avail, size_t per, int N)
+{
+    size_t nb = avail / per;
+    return nb < 1 ? 1 : nb < (size_t)N ? (int)nb : N;
+}
+
+int ops_conv_direct_forward(device_ctx *d, cl_mem y, cl_mem x, cl_mem w, cl_mem b, int N, int C, int H, int W,
+                            int F, int k, size_t workspace_floats)
+{
+    size_t per = padded_image(C, H, W, k);
+    int nb = direct_chunk(workspace_floats, per, N);
+    cl_mem ws = device_workspace(d, per * nb * sizeof(float));
+    if (!ws) return -1;
+    return direct_run(d, y, x, w, 0, b, ws, 0, nb, N, C, H, W, F, k);
+}
+
+int ops_conv_direct_input_grad(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem w, int N, int C, int H, int W, int F,
+                               int k, size_t workspace_floats)
+{
+    size_t nw = (size_t)F * C * k * k, per = padded_image(F, H, W, k);
+    int nb = direct_chunk(workspace_floats > nw ? workspace_floats - nw : 0, per, N);
+    /* the flipped weights first, then the padded dy, 16 floats in (the kernels' vectors like it) */
+    size_t pad_off = (nw + 15) / 16 * 16;
+    cl_mem ws = device_workspace(d, (pad_off + per * nb) * sizeof(float));
+    if (!ws) return -1;
+    char options[64];
+    snprintf(options, sizeof options, "-DKS=%d -DVW=%d -DFB=%d", k, direct_vw(W), direct_fb(C));
+    cl_kernel kf = device_kernel(d, "conv_direct.cl", "conv_flip_weights", options);
+    if (!kf) return -1;
+    cl_int st = 0;
+    DEVICE_ARG(st, kf, 0, ws);
+    DEVICE_ARG(st, kf, 1, w);
+    DEVICE_ARG(st, kf, 2, F);
+    DEVICE_ARG(st, kf, 3, C);
+    if (device_check(d, st, "setting the weight flip's arguments") ||
+        device_run_1d(d, kf, nw, "the weight flip"))
+        return -1;
+    cl_mem none = NULL;
+    return direct_run(d, dx, dy, ws, 0, none, ws, (int)pad_off, nb, N, F, H, W, C, k);
 }
