@@ -1,6 +1,7 @@
 /* test_sweep_run.c: the sweep runner end to end through the binary, on Fashion-MNIST cut to a few
  * hundred images: two trials at once on two devices, Ctrl-C then resume, the files a sweep leaves,
  * and bad sweep files refused before any trial. */
+#include "fake_server.h"
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -285,6 +286,84 @@ START_TEST(failed_and_stopped_trials_are_recorded)
 }
 END_TEST
 
+/* The operation name of a recorded request ("" for file_stream). */
+static const char *operation(cJSON *req)
+{
+    cJSON *body = cJSON_GetObjectItem(req, "body");
+    cJSON *op = cJSON_GetObjectItem(body, "operationName");
+    return cJSON_IsString(op) ? op->valuestring : "";
+}
+
+/* Online, the sweep registers itself once (UpsertSweep), every trial is a run that joins it and
+ * streams its history and completion; a resumed sweep updates the same wandb sweep. */
+START_TEST(online_sweep_logs_every_trial_to_wandb)
+{
+    if (!have_data()) return;
+    make_workdir();
+    tu_fake srv;
+    tu_fake_start(&srv, workdir, "sweep-test-key", NULL);
+    setenv("WANDB_BASE_URL", srv.base, 1);
+    setenv("WANDB_API_KEY", "sweep-test-key", 1);
+    setenv("WANDB_MODE", "online", 1);
+    char spec[256], out[256], log[256], dir[300];
+    snprintf(spec, sizeof spec, "%s/online.yaml", workdir);
+    snprintf(out, sizeof out, "%s/runs", workdir);
+    snprintf(log, sizeof log, "%s/log.txt", workdir);
+    snprintf(dir, sizeof dir, "%s/online", out);
+    write_text(spec, "name: online\nmethod: grid\nmetric:\n  name: val_accuracy\n  goal: maximize\n"
+                     "dataset:\n  type: idx\n  path: /usr/share/datasets/fashion-mnist\n  limit: 300\n"
+                     "wandb:\n  project: cltrain-test\n"
+                     "defaults:\n  epochs: 2\n  batch_size: 50\n  dense_neurons: 16\n"
+                     "parameters:\n  num_filters:\n    values: [2, 3]\n");
+    int rc = run_cli(log, (const char *[]){"--device", "0", spec, "--output", out, NULL});
+    char *text = tu_read_text(log);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, text);
+    free(text);
+    /* once more: nothing left to run, but the sweep is registered again under its id */
+    rc = run_cli(log, (const char *[]){"--device", "0", spec, "--output", out, NULL});
+    ck_assert_int_eq(rc, 0);
+    unsetenv("WANDB_BASE_URL");
+    unsetenv("WANDB_API_KEY");
+    unsetenv("WANDB_MODE");
+    tu_fake_stop(&srv);
+
+    cJSON *rec = tu_fake_record(&srv), *req;
+    int sweeps = 0, buckets = 0, resumed_with_id = 0;
+    cJSON_ArrayForEach(req, cJSON_GetObjectItem(rec, "requests"))
+    {
+        cJSON *vars = cJSON_GetObjectItem(cJSON_GetObjectItem(req, "body"), "variables");
+        if (!strcmp(operation(req), "UpsertSweep")) {
+            sweeps++;
+            cJSON *id = cJSON_GetObjectItem(vars, "id");
+            resumed_with_id += cJSON_IsString(id) && !strcmp(id->valuestring, "fakesw01");
+        } else if (!strcmp(operation(req), "UpsertBucket") && !cJSON_GetObjectItem(vars, "id")) {
+            buckets++;
+            cJSON *sweep = cJSON_GetObjectItem(vars, "sweep");
+            ck_assert_msg(cJSON_IsString(sweep) && !strcmp(sweep->valuestring, "fakesw01"), "a run did not join the sweep");
+        }
+    }
+    ck_assert_int_eq(sweeps, 2);
+    ck_assert_int_eq(resumed_with_id, 1);
+    ck_assert_int_ge(buckets, 2);
+    /* both runs streamed two history rows and completed with exit code 0 */
+    cJSON *st = load_state(dir);
+    cJSON *trials = cJSON_GetObjectItem(st, "trials");
+    ck_assert_int_eq(cJSON_GetArraySize(trials), 2);
+    for (int i = 0; i < 2; i++) {
+        char run[128];
+        snprintf(run, sizeof run, "fake-entity/cltrain-test/%s", trial_str(cJSON_GetArrayItem(trials, i), "id"));
+        cJSON *files = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "files"), run);
+        ck_assert_msg(files != NULL, "no files from run %s", run);
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(files, "wandb-history.jsonl")), 2);
+        cJSON *done = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "complete"), run);
+        ck_assert_msg(cJSON_IsNumber(done) && done->valueint == 0, "run %s did not complete with 0", run);
+    }
+    cJSON_Delete(st);
+    cJSON_Delete(rec);
+    tu_remove_tree(workdir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sweep_run");
@@ -294,6 +373,7 @@ static Suite *suite(void)
     tcase_add_test(t, two_devices_run_two_trials_at_once);
     tcase_add_test(t, interrupted_sweep_resumes);
     tcase_add_test(t, failed_and_stopped_trials_are_recorded);
+    tcase_add_test(t, online_sweep_logs_every_trial_to_wandb);
     suite_add_tcase(s, t);
     return s;
 }

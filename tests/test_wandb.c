@@ -23,6 +23,7 @@
 
 #include "cltrain/runlog.h"
 #include "cltrain/wandb.h"
+#include "fake_server.h"
 #include "testutil.h"
 
 #define KEY "test-key-0123456789"
@@ -76,68 +77,22 @@ static char *read_text(const char *path)
 
 /* ---- the fake server --------------------------------------------------------------------------- */
 
-typedef struct {
-    pid_t pid;
-    int port;
-    char log[300];
-    char base[64];
-} fake;
+/* The server lives in tests/support/fake_server.c; these bind it to this suite's folder and key. */
+typedef tu_fake fake;
 
-/* Starts tests/fake_wandb.py with extra arguments (NULL-terminated) and waits for its port. */
 static void fake_start(fake *f, const char *const *extra)
 {
-    char script[1024], portfile[300];
-    const char *src = getenv("CLTRAIN_SOURCE_DIR");
-    snprintf(script, sizeof script, "%s/tests/fake_wandb.py", src && *src ? src : ".");
-    ck_assert_msg(access(script, R_OK) == 0, "cannot find %s (run the tests from the repository root)",
-                  script);
-    snprintf(portfile, sizeof portfile, "%s/port", tmpdir);
-    snprintf(f->log, sizeof f->log, "%s/requests.json", tmpdir);
-    const char *argv[32] = {"python3", script, "--port-file", portfile, "--log", f->log, "--key", KEY};
-    int n = 8;
-    for (int i = 0; extra && extra[i] && n < 30; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    unlink(portfile);
-    f->pid = fork();
-    ck_assert_int_ge(f->pid, 0);
-    if (f->pid == 0) {
-        execvp("python3", (char *const *)argv);
-        _exit(127);
-    }
-    double until = now_s() + 15;
-    char *text = NULL;
-    while (now_s() < until && !(text = read_text(portfile))) {
-        int status;
-        ck_assert_msg(waitpid(f->pid, &status, WNOHANG) == 0, "the fake wandb server (python3 %s) exited",
-                      script);
-        sleep_s(0.02);
-    }
-    ck_assert_msg(text != NULL, "the fake wandb server did not start");
-    f->port = atoi(text);
-    free(text);
-    ck_assert_int_gt(f->port, 0);
-    snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", f->port);
+    tu_fake_start(f, tmpdir, KEY, extra);
 }
 
 static void fake_stop(fake *f)
 {
-    if (f->pid > 0) {
-        kill(f->pid, SIGTERM);
-        waitpid(f->pid, NULL, 0);
-        f->pid = 0;
-    }
+    tu_fake_stop(f);
 }
 
-/* The server's record: {"requests": [...], "files": {...}, "complete": {...}}. */
 static cJSON *fake_record(const fake *f)
 {
-    char *text = read_text(f->log);
-    ck_assert_msg(text != NULL, "no record at %s", f->log);
-    cJSON *j = cJSON_Parse(text);
-    ck_assert_msg(j != NULL, "the record is not JSON");
-    free(text);
-    return j;
+    return tu_fake_record(f);
 }
 
 static cJSON *requests_of(cJSON *rec)

@@ -437,12 +437,16 @@ static int setup_wandb(runner *r, char *err, size_t errlen)
     if (r->ws.notice[0]) say(r, "cltrain: %s", r->ws.notice);
     if (!r->ws.group[0]) snprintf(r->ws.group, sizeof r->ws.group, "%s", r->name);
     if (r->ws.mode == WANDB_ONLINE && !r->ws.sweep_id[0]) {
+        /* a resumed sweep keeps its wandb sweep: its runs join the same one */
         size_t n;
         char *text = read_text(r->o->spec_path, &n);
         char why[CT_ERR_LEN];
-        if (text && wandb_upsert_sweep(&r->ws, text, r->name, NULL, r->ws.sweep_id, sizeof r->ws.sweep_id, why,
+        const char *existing = r->st.wandb_sweep_id[0] ? r->st.wandb_sweep_id : NULL;
+        if (text && wandb_upsert_sweep(&r->ws, text, r->name, existing, r->ws.sweep_id, sizeof r->ws.sweep_id, why,
                                        sizeof why) < 0)
             say(r, "cltrain: warning: registering the sweep with wandb failed (%s); runs are logged without it", why);
+        else
+            snprintf(r->st.wandb_sweep_id, sizeof r->st.wandb_sweep_id, "%s", r->ws.sweep_id);
         free(text);
     }
     return 0;

@@ -23,6 +23,7 @@ typedef struct {
 typedef struct {
     runner_trial *t;
     int n, cap;
+    char wandb_sweep_id[256]; /* the wandb sweep the runs join ("" when not online) */
 } runner_state;
 
 /* Appends a trial (zeroed, metric NAN, device -1); NULL when out of memory. */

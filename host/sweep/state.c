@@ -96,6 +96,7 @@ int runner_state_save(const char *path, const sweep_spec *spec, const runner_sta
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "method", sweep_method_name(spec->method));
     cJSON_AddStringToObject(root, "metric", spec->has_metric ? spec->metric : "val_loss");
+    cJSON_AddStringToObject(root, "wandb_sweep_id", st->wandb_sweep_id);
     cJSON *trials = cJSON_AddArrayToObject(root, "trials");
     for (int i = 0; i < st->n; i++) {
         const runner_trial *t = &st->t[i];
@@ -158,6 +159,8 @@ int runner_state_load(const char *path, const sweep_spec *spec, runner_state *st
         snprintf(err, errlen, "%s is not a sweep state file (no trials list); move it away to start afresh", path);
         return -1;
     }
+    const cJSON *sid = cJSON_GetObjectItemCaseSensitive(root, "wandb_sweep_id");
+    if (cJSON_IsString(sid)) snprintf(st->wandb_sweep_id, sizeof st->wandb_sweep_id, "%s", sid->valuestring);
     cJSON *o;
     cJSON_ArrayForEach(o, trials)
     {
