@@ -166,6 +166,7 @@ START_TEST(yaml_errors_name_file_and_line)
         {"dataset:\n  kind: idx\n", ":2: unknown key \"kind\" under dataset"},
         {"\n\nbatch_size: 0\n", ":3: batch_size is 0"},
         {"dropout: lots\n", ":1: dropout must be a number"},
+        {"method: grid\nparameters:\n  lr:\n    values: [1]\n", "is a sweep file"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char name[32];

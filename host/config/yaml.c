@@ -70,6 +70,18 @@ static int set_pair(config *c, const char *path, yaml_document_t *doc, yaml_node
     return 0;
 }
 
+/* A wandb sweep file handed where a config belongs: say so instead of "unknown key". */
+static int is_sweep_file(yaml_document_t *doc, yaml_node_t *root)
+{
+    int method = 0, parameters = 0;
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        const char *k = scalar(yaml_document_get_node(doc, p->key));
+        method |= k && !strcmp(k, "method");
+        parameters |= k && !strcmp(k, "parameters");
+    }
+    return method && parameters;
+}
+
 int config_load_yaml(config *c, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
@@ -95,6 +107,9 @@ int config_load_yaml(config *c, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s is empty; a config is a mapping of key: value", path);
     } else if (root->type != YAML_MAPPING_NODE) {
         snprintf(err, errlen, "%s:%d: a config is a mapping of key: value", path, line_of(root));
+    } else if (is_sweep_file(&doc, root)) {
+        snprintf(err, errlen, "%s is a sweep file (it has method: and parameters:), not a config; run it with "
+                 "`cltrain %s`", path, path);
     } else {
         rc = 0;
         for (yaml_node_pair_t *p = root->data.mapping.pairs.start; rc == 0 && p < root->data.mapping.pairs.top; p++)
