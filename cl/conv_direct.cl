@@ -85,3 +85,80 @@ __kernel void conv_flip_weights(__global float *wt, __global const float *w, int
     int kk = i % (KS * KS), fc = i / (KS * KS), c = fc % C, f = fc / C;
     wt[((size_t)c * F + f) * KS * KS + (KS * KS - 1 - kk)] = w[i];
 }
+
+#ifdef FBW
+/* grid (F/FBW * C, G): work-item (fc, g) sums, for filters f0 .. f0+FBW-1 and input channel c, the
+ * weight gradient dw[f, c, ky, kx] = sum over images n of group g (ipp images from the chunk's
+ * first), rows and pixels of dy[n0+n, f, row, x] xp[n, c, row + ky, x + kx], in VW lanes (each
+ * dy vector feeds KS*KS FMAs), then the lanes in order; writes part[part_off + g*F*C*KS*KS + w index].
+ * host/ops/conv_direct.c sums the groups' partials in a fixed order. */
+__kernel void conv_direct_weight_grad(__global float *part, int part_off, __global const float *dy,
+                                      __global const float *xp, int xp_off, int n0, int nb, int ipp, int C, int H,
+                                      int W, int F, int padw)
+{
+    int fc = get_global_id(0), g = get_global_id(1), groups = F / FBW;
+    if (fc >= groups * C) return;
+    int c = fc / groups, f0 = (fc - c * groups) * FBW;
+    int i0 = g * ipp, i1 = min(nb, i0 + ipp), ph = H + KS - 1;
+    xp += xp_off;
+    VT acc[FBW][KS * KS];
+#pragma unroll
+    for (int i = 0; i < FBW; i++)
+#pragma unroll
+        for (int t = 0; t < KS * KS; t++)
+            acc[i][t] = (VT)(0.0f);
+    for (int n = i0; n < i1; n++)
+        for (int row = 0; row < H; row++) {
+            __global const float *xrow = xp + ((size_t)(n * C + c) * ph + row) * padw;
+            __global const float *drow = dy + (((size_t)(n0 + n) * F + f0) * H + row) * W;
+            for (int x0 = 0; x0 < W; x0 += VW) {
+                VT gv[FBW];
+                if (x0 + VW <= W) {
+#pragma unroll
+                    for (int i = 0; i < FBW; i++)
+                        gv[i] = VLOAD(0, drow + (size_t)i * H * W + x0);
+                } else {
+                    float lanes[VW];
+#pragma unroll
+                    for (int i = 0; i < FBW; i++) {
+                        for (int l = 0; l < VW; l++)
+                            lanes[l] = x0 + l < W ? drow[(size_t)i * H * W + x0 + l] : 0.0f;
+                        gv[i] = VLOAD(0, lanes);
+                    }
+                }
+#pragma unroll
+                for (int ky = 0; ky < KS; ky++)
+#pragma unroll
+                    for (int kx = 0; kx < KS; kx++) {
+                        VT in = VLOAD(0, xrow + ky * padw + x0 + kx);
+#pragma unroll
+                        for (int i = 0; i < FBW; i++)
+                            acc[i][ky * KS + kx] = fma(gv[i], in, acc[i][ky * KS + kx]);
+                    }
+            }
+        }
+    __global float *out = part + part_off + (size_t)g * F * C * KS * KS;
+#pragma unroll
+    for (int i = 0; i < FBW; i++)
+#pragma unroll
+        for (int t = 0; t < KS * KS; t++) {
+            float lanes[VW];
+            VSTORE(acc[i][t], 0, lanes);
+            float s = 0.0f;
+            for (int l = 0; l < VW; l++)
+                s += lanes[l];
+            out[((size_t)(f0 + i) * C + c) * KS * KS + t] = s;
+        }
+}
+
+/* dw[i] = sum over g < G of part[g*n + i], in order; grid (n) */
+__kernel void conv_sum_groups(__global float *dw, __global const float *part, int G, int n)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float s = 0.0f;
+    for (int g = 0; g < G; g++)
+        s += part[(size_t)g * n + i];
+    dw[i] = s;
+}
+#endif

@@ -2,7 +2,8 @@
  * against a double-precision reference on random inputs, over the widths that take each vector
  * width (4, 8, 16 pixels) with and without a partial last vector, odd filter counts (FB 1, 2, 4, 8),
  * filter sizes 1, 3, 5, batch 1, chunks of images, and the input gradient (the same kernel on the
- * flipped, transposed weights), whose reference is checked by central finite differences; and the
+ * flipped, transposed weights) and the weight gradient (groups of images summed in registers), whose
+ * references are checked by central finite differences; and the
  * im2col + GEMM path (CLTRAIN_CONV_ALGO=gemm) agreeing with it. */
 #include "testutil.h"
 
@@ -51,29 +52,47 @@ static void ref_dx(double *dx, const float *g, const float *w, int N, int C, int
                             }
 }
 
-/* ref_dx against central differences of L(x) = sum ref_forward(x) * g at a few coordinates */
-static void check_ref_dx(const double *dx, float *x, const float *w, const float *g, int N, int C, int H, int W,
-                         int F, int k)
+/* dw = d(sum y*g)/dw */
+static void ref_dw(double *dw, const float *g, const float *x, int N, int C, int H, int W, int F, int k)
 {
-    size_t nx = (size_t)N * C * H * W, ny = (size_t)N * F * H * W;
+    memset(dw, 0, sizeof(double) * F * C * k * k);
+    for (int n = 0; n < N; n++)
+        for (int f = 0; f < F; f++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++)
+                    for (int c = 0; c < C; c++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++) {
+                                int yy = i + ky - k / 2, xx = j + kx - k / 2;
+                                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                                dw[((f * C + c) * k + ky) * k + kx] += (double)g[((n * F + f) * H + i) * W + j] *
+                                                                       x[((n * C + c) * H + yy) * W + xx];
+                            }
+}
+
+/* a reference gradient against central differences of L(v) = sum ref_forward(x, w) * g, v being x
+ * or w, at a few coordinates (L is linear in each: the difference is exact but for rounding; the step
+ * is taken between the two floats actually stored) */
+static void check_ref_grad(const double *grad, float *v, size_t nv, float *x, float *w, const float *g, int N,
+                           int C, int H, int W, int F, int k)
+{
+    size_t ny = (size_t)N * F * H * W;
     double *y = tu_alloc(ny * sizeof(double));
     for (size_t t = 0; t < 5; t++) {
-        size_t i = (t * 7919) % nx;
-        /* L is linear in x[i]: the difference is exact but for rounding; the step is taken between the
-         * two floats actually stored */
-        float keep = x[i], at[2] = {keep - 0.125f, keep + 0.125f};
+        size_t i = (t * 7919) % nv;
+        float keep = v[i], at[2] = {keep - 0.125f, keep + 0.125f};
         double l[2];
         for (int s = 0; s < 2; s++) {
-            x[i] = at[s];
+            v[i] = at[s];
             ref_forward(y, x, w, NULL, N, C, H, W, F, k);
             l[s] = 0;
             for (size_t j = 0; j < ny; j++)
                 l[s] += y[j] * g[j];
         }
-        x[i] = keep;
+        v[i] = keep;
         double fd = (l[1] - l[0]) / ((double)at[1] - at[0]);
-        ck_assert_msg(fabs(fd - dx[i]) <= 1e-9 * (1.0 + fabs(fd)), "reference dx[%zu] %g, finite difference %g", i,
-                      dx[i], fd);
+        ck_assert_msg(fabs(fd - grad[i]) <= 1e-9 * (1.0 + fabs(fd)), "reference gradient [%zu] %g, finite "
+                      "difference %g", i, grad[i], fd);
     }
     free(y);
 }
@@ -88,24 +107,33 @@ static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
     tu_fill_uniform(w, nw, 0.1f, 0.6f, seed + 1);
     tu_fill_uniform(b, F, 0.1f, 0.5f, seed + 2);
     tu_fill_uniform(g, ny, 0.2f, 1.0f, seed + 3);
-    double *ry = tu_alloc(ny * 8), *rdx = tu_alloc(nx * 8);
+    double *ry = tu_alloc(ny * 8), *rdx = tu_alloc(nx * 8), *rdw = tu_alloc(nw * 8);
     ref_forward(ry, x, w, b, N, C, H, W, F, k);
     ref_dx(rdx, g, w, N, C, H, W, F, k);
-    if (nx * ny < 4000000) check_ref_dx(rdx, x, w, g, N, C, H, W, F, k);
+    ref_dw(rdw, g, x, N, C, H, W, F, k);
+    if (nx * ny < 4000000) {
+        check_ref_grad(rdx, x, nx, x, w, g, N, C, H, W, F, k);
+        check_ref_grad(rdw, w, nw, x, w, g, N, C, H, W, F, k);
+    }
 
     cl_mem bx = tu_upload(d, x, nx), bw = tu_upload(d, w, nw), bb = tu_upload(d, b, F), bg = tu_upload(d, g, ny);
     cl_mem by = device_alloc(d, ny * 4, "y"), bdx = device_alloc(d, nx * 4, "dx"),
            bdw = device_alloc(d, nw * 4, "dw"), bdb = device_alloc(d, F * 4, "db");
     ck_assert_msg(by && bdx && bdw && bdb, "%s", d->error);
-    float *out[2][2];
+    float *out[2][3];
     for (int algo = 0; algo < 2; algo++) {
         setenv("CLTRAIN_CONV_ALGO", algo ? "gemm" : "direct", 1);
         TU_OK(d, device_fill(d, by, NAN, 0, ny)); /* every element must be written */
         TU_OK(d, device_fill(d, bdx, NAN, 0, nx));
+        TU_OK(d, device_fill(d, bdw, NAN, 0, nw));
         TU_OK(d, ops_conv_forward(d, by, bx, bw, bb, N, C, H, W, F, k));
         TU_OK(d, ops_conv_backward(d, bdx, bdw, bdb, bg, bx, bw, N, C, H, W, F, k));
         out[algo][0] = tu_download(d, by, ny);
         out[algo][1] = tu_download(d, bdx, nx);
+        out[algo][2] = tu_download(d, bdw, nw);
+        /* dw sums N*H*W positive products per weight, in 4-16 float lanes over at most 65536 pixels */
+        ck_assert_msg(tu_max_rel_err(out[algo][2], rdw, nw) <= 1e-4, "%s dw %dx%dx%dx%d F%d k%d: %g",
+                      algo ? "gemm" : "direct", N, C, H, W, F, k, tu_max_rel_err(out[algo][2], rdw, nw));
         /* sums of C*k*k (forward) and F*k*k (dx) positive products: 1e-4 holds */
         ck_assert_msg(tu_max_rel_err(out[algo][0], ry, ny) <= 1e-4, "%s forward %dx%dx%dx%d F%d k%d: %g",
                       algo ? "gemm" : "direct", N, C, H, W, F, k, tu_max_rel_err(out[algo][0], ry, ny));
@@ -118,14 +146,16 @@ static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
     TU_OK(d, ops_conv_forward(d, by, bx, bw, bb, N, C, H, W, F, k));
     TU_OK(d, ops_conv_backward(d, bdx, bdw, bdb, bg, bx, bw, N, C, H, W, F, k));
     unsetenv("CLTRAIN_CONV_ALGO");
-    float *y2 = tu_download(d, by, ny), *dx2 = tu_download(d, bdx, nx);
+    float *y2 = tu_download(d, by, ny), *dx2 = tu_download(d, bdx, nx), *dw2 = tu_download(d, bdw, nw);
     ck_assert_msg(memcmp(y2, out[0][0], ny * 4) == 0, "direct forward differs between two runs");
     ck_assert_msg(memcmp(dx2, out[0][1], nx * 4) == 0, "direct dx differs between two runs");
+    ck_assert_msg(memcmp(dw2, out[0][2], nw * 4) == 0, "direct dw differs between two runs");
     cl_mem bufs[] = {bx, bw, bb, bg, by, bdx, bdw, bdb};
     for (int i = 0; i < 8; i++)
         clReleaseMemObject(bufs[i]);
-    void *hs[] = {x, w, b, g, ry, rdx, y2, dx2, out[0][0], out[0][1], out[1][0], out[1][1]};
-    for (int i = 0; i < 12; i++)
+    void *hs[] = {x, w, b, g, ry, rdx, rdw, y2, dx2, dw2, out[0][0], out[0][1], out[0][2], out[1][0], out[1][1],
+                  out[1][2]};
+    for (int i = 0; i < 16; i++)
         free(hs[i]);
 }
 
@@ -145,11 +175,15 @@ START_TEST(direct_matches_reference)
 }
 END_TEST
 
-/* a workspace of 1 MiB holds 2 padded images of 16 x 34 x 34... floats: several chunks */
+/* a workspace of 1 MiB (262144 floats) holds 2 padded images of 96 x 32 x 34 floats: forward and dx in
+ * 3 chunks; dw of 30x30 images in groups of 72 (65536 pixels per group), two groups, the last short;
+ * dw of 256x256 images, one per group, padded 4 x 258 x 258 floats: one image per chunk, 3 chunks */
 START_TEST(direct_in_several_chunks)
 {
     setenv("CLTRAIN_CONV_WORKSPACE_MIB", "1", 1);
     direct_case(5, 96, 30, 30, 4, 3, 11);
+    direct_case(75, 1, 30, 30, 2, 3, 12);
+    direct_case(3, 4, 256, 256, 2, 3, 13);
     unsetenv("CLTRAIN_CONV_WORKSPACE_MIB");
 }
 END_TEST

@@ -210,6 +210,14 @@ int ops_conv_backward(device_ctx *d, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy,
     size_t per = (2 * (size_t)ckk + F) * hw;
     if (check_shape(d, "conv backward", N, C, H, W, F, k)) return -1;
     if (!dw || !db || !dy || !x || !w) return device_fail(d, "conv backward was given a NULL buffer");
+    if (ops_conv_use_direct(d)) {
+        /* CPUs: both gradients by the direct kernels, no im2col */
+        size_t lim = workspace_limit(d) / sizeof(float);
+        if (ops_bias_grad(d, db, dy, N, F, hw) ||
+            ops_conv_direct_weight_grad(d, dw, dy, x, N, C, H, W, F, k, lim))
+            return -1;
+        return dx ? ops_conv_direct_input_grad(d, dx, dy, w, N, C, H, W, F, k, lim) : 0;
+    }
     int nb = chunk_images(d, N, per);
     size_t cols = (size_t)nb * hw, nwt = (size_t)F * ckk;
     /* after the chunk's arrays, one partial dW per SPLIT_K columns and one for the remainder */
@@ -227,10 +235,8 @@ int ops_conv_backward(device_ctx *d, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy,
         part_off = (int)(per * nb);
     cl_kernel kg = device_kernel(d, "conv.cl", "nchw_to_chunk", "");
     cl_kernel ks = device_kernel(d, "conv.cl", "sum_partials", "");
-    /* on CPUs dx comes from the direct kernel after the loop, not from dcol and col2im */
-    int direct_dx = dx && ops_conv_use_direct(d);
-    cl_kernel kc = dx && !direct_dx ? tap_kernel(d, "col2im", k) : NULL;
-    if (!kg || !ks || (dx && !direct_dx && !kc)) return -1;
+    cl_kernel kc = dx ? tap_kernel(d, "col2im", k) : NULL;
+    if (!kg || !ks || (dx && !kc)) return -1;
     for (int n0 = 0; n0 < N; n0 += nb) {
         int m = N - n0 < nb ? N - n0 : nb;
         size_t mc = (size_t)m * hw;
@@ -247,7 +253,7 @@ int ops_conv_backward(device_ctx *d, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy,
             run_im2col(d, ws, 0, x, n0, m, C, H, W, k))
             return -1;
         if (weight_grad(d, dw, ws, dy2_off, part_off, ks, mc, F, ckk, n0 > 0)) return -1;
-        if (!dx || direct_dx) continue;
+        if (!dx) continue;
         /* dcol [ckk, mc] = W^T dy2 */
         if (ops_gemm(d, 1, 0, ckk, mc, F, 1.0f, w, 0, ckk, ws, (size_t)dy2_off, mc, 0.0f, ws,
                      (size_t)dcol_off, mc, "the conv input gradient"))
@@ -266,7 +272,5 @@ int ops_conv_backward(device_ctx *d, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy,
             run_grid(d, kc, (size_t)W, (size_t)H, (size_t)m * C, "col2im"))
             return -1;
     }
-    if (direct_dx)
-        return ops_conv_direct_input_grad(d, dx, dy, w, N, C, H, W, F, k, workspace_limit(d) / sizeof(float));
     return 0;
 }

@@ -1,6 +1,7 @@
 /* conv_direct.c: the direct convolution of cl/conv_direct.cl (see there), which conv.c picks instead of
  * im2col + GEMM where it is faster (ops_conv_use_direct). The images are padded into the device
  * workspace a chunk at a time, as many as fit the same limit as im2col's chunks. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,4 +123,78 @@ int ops_conv_direct_input_grad(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem w, in
         return -1;
     cl_mem none = NULL;
     return direct_run(d, dx, dy, ws, 0, none, ws, (int)pad_off, nb, N, F, H, W, C, k);
+}
+
+/* pixels each lane of the weight gradient sums over at most (images per group x H x W / VW): short
+ * float sums, and groups enough to keep the cores busy on the first layer */
+#define WG_PIXELS 65536
+
+int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem dy, cl_mem x, int N, int C, int H, int W, int F,
+                                int k, size_t workspace_floats)
+{
+    int vw = direct_vw(W), fbw = k <= 3 && F % 2 == 0 ? 2 : 1;
+    int nvec = (W + vw - 1) / vw, padw = nvec * vw + k - 1, ph = H + k - 1;
+    int hw = H * W, ipp = hw >= WG_PIXELS ? 1 : WG_PIXELS / hw;
+    if (ipp > N) ipp = N;
+    int G = (N + ipp - 1) / ipp;
+    size_t nwt = (size_t)F * C * k * k, per = padded_image(C, H, W, k);
+    size_t parts = G > 1 ? ((size_t)G * nwt + 15) / 16 * 16 : 0;
+    /* images per chunk: whole groups, as many as the workspace holds beside the partials */
+    size_t avail = workspace_floats > parts ? workspace_floats - parts : 0;
+    size_t groups_per_chunk = avail / (per * ipp);
+    if (groups_per_chunk < 1) groups_per_chunk = 1;
+    int nb = groups_per_chunk * ipp < (size_t)N ? (int)(groups_per_chunk * ipp) : N;
+    if ((double)parts + (double)per * nb > INT_MAX)
+        return device_fail(d, "conv weight gradient over C %d, %dx%d, F %d needs more workspace than its kernels index",
+                           C, H, W, F);
+    cl_mem ws = device_workspace(d, (parts + per * nb) * sizeof(float));
+    if (!ws) return -1;
+    char options[64];
+    snprintf(options, sizeof options, "-DKS=%d -DVW=%d -DFB=1 -DFBW=%d", k, vw, fbw);
+    cl_kernel kp = device_kernel(d, "conv_direct.cl", "conv_pad", options);
+    cl_kernel kw = kp ? device_kernel(d, "conv_direct.cl", "conv_direct_weight_grad", options) : NULL;
+    cl_kernel ks = kw && G > 1 ? device_kernel(d, "conv_direct.cl", "conv_sum_groups", options) : NULL;
+    if (!kw || (G > 1 && !ks)) return -1;
+    int pad_off = (int)parts;
+    cl_mem out = G > 1 ? ws : dw; /* one group writes dw itself */
+    for (int n0 = 0; n0 < N; n0 += nb) {
+        int m = N - n0 < nb ? N - n0 : nb, plane0 = n0 * C, gc = (m + ipp - 1) / ipp;
+        int part_off = (int)((size_t)(n0 / ipp) * nwt);
+        cl_int st = 0;
+        DEVICE_ARG(st, kp, 0, ws);
+        DEVICE_ARG(st, kp, 1, pad_off);
+        DEVICE_ARG(st, kp, 2, x);
+        DEVICE_ARG(st, kp, 3, plane0);
+        DEVICE_ARG(st, kp, 4, H);
+        DEVICE_ARG(st, kp, 5, W);
+        DEVICE_ARG(st, kp, 6, padw);
+        if (device_check(d, st, "setting the conv padding's arguments")) return -1;
+        size_t gp[3] = {(size_t)padw, (size_t)ph, (size_t)m * C};
+        if (device_run(d, kp, 3, gp, NULL, "the conv padding")) return -1;
+        DEVICE_ARG(st, kw, 0, out);
+        DEVICE_ARG(st, kw, 1, part_off);
+        DEVICE_ARG(st, kw, 2, dy);
+        DEVICE_ARG(st, kw, 3, ws);
+        DEVICE_ARG(st, kw, 4, pad_off);
+        DEVICE_ARG(st, kw, 5, n0);
+        DEVICE_ARG(st, kw, 6, m);
+        DEVICE_ARG(st, kw, 7, ipp);
+        DEVICE_ARG(st, kw, 8, C);
+        DEVICE_ARG(st, kw, 9, H);
+        DEVICE_ARG(st, kw, 10, W);
+        DEVICE_ARG(st, kw, 11, F);
+        DEVICE_ARG(st, kw, 12, padw);
+        if (device_check(d, st, "setting the direct weight gradient's arguments")) return -1;
+        size_t gw[2] = {(size_t)(F / fbw) * C, (size_t)gc};
+        if (device_run(d, kw, 2, gw, NULL, "the direct weight gradient")) return -1;
+    }
+    if (G == 1) return 0;
+    int n = (int)nwt;
+    cl_int st = 0;
+    DEVICE_ARG(st, ks, 0, dw);
+    DEVICE_ARG(st, ks, 1, ws);
+    DEVICE_ARG(st, ks, 2, G);
+    DEVICE_ARG(st, ks, 3, n);
+    if (device_check(d, st, "setting the weight gradient sum's arguments")) return -1;
+    return device_run_1d(d, ks, nwt, "the weight gradient sum");
 }

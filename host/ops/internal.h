@@ -18,5 +18,9 @@ int ops_conv_direct_forward(device_ctx *d, cl_mem y, cl_mem x, cl_mem w, cl_mem 
  * the workspace beside the padded dy; at most workspace_floats of it, at least one image's worth). */
 int ops_conv_direct_input_grad(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem w, int N, int C, int H, int W, int F,
                                int k, size_t workspace_floats);
+/* dw = the weight gradient of conv for dy and x by cl/conv_direct.cl: groups of images summed in
+ * registers, the groups' partials then added in a fixed order (workspace as above). */
+int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem dy, cl_mem x, int N, int C, int H, int W, int F,
+                                int k, size_t workspace_floats);
 
 #endif
