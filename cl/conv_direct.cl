@@ -6,7 +6,9 @@
  * each input vector used FB times), the input channels and taps in a fixed order, so results
  * repeat bit for bit.
  *
- * Build options: -DKS=<filter size> -DVW=<4, 8 or 16 pixels per vector> -DFB=<filters per work-item>. */
+ * Build options: -DKS=<filter size> -DVW=<4, 8 or 16 pixels per vector> -DFB=<filters per work-item>;
+ * -DFLIP: conv_direct_forward reads the weights as the input gradient needs them (transposed and
+ * rotated); -DFBW=<filters per work-item of the weight gradient> builds that kernel. */
 
 #if !defined(KS) || !defined(VW) || !defined(FB)
 #error "conv_direct.cl needs -DKS, -DVW and -DFB"
@@ -50,7 +52,14 @@ __kernel void conv_direct_forward(__global float *y, __global const float *xp, i
     int ph = H + KS - 1;
     for (int c = 0; c < C; c++) {
         __global const float *src = xp + ((size_t)(n * C + c) * ph + row) * padw + x0;
+#ifdef FLIP
+        /* the input gradient: output channel o = f0+i of input channel c reads w[c, o] rotated 180 degrees */
+        __global const float *wc = w + ((size_t)c * F + f0) * (KS * KS);
+#define WAT(i, t) wc[(size_t)(i) * KS * KS + KS * KS - 1 - (t)]
+#else
         __global const float *wc = w + ((size_t)f0 * C + c) * (KS * KS);
+#define WAT(i, t) wc[(size_t)(i) * C * KS * KS + (t)]
+#endif
 #pragma unroll
         for (int ky = 0; ky < KS; ky++)
 #pragma unroll
@@ -58,7 +67,7 @@ __kernel void conv_direct_forward(__global float *y, __global const float *xp, i
                 VT in = VLOAD(0, src + ky * padw + kx);
 #pragma unroll
                 for (int i = 0; i < FB; i++)
-                    acc[i] = fma(in, (VT)(wc[(size_t)i * C * KS * KS + ky * KS + kx]), acc[i]);
+                    acc[i] = fma(in, (VT)(WAT(i, ky * KS + kx)), acc[i]);
             }
     }
     int full = x0 + VW <= W;
@@ -76,25 +85,17 @@ __kernel void conv_direct_forward(__global float *y, __global const float *xp, i
     }
 }
 
-/* wt[c, f, ky, kx] = w[f, c, KS-1-ky, KS-1-kx]: the input gradient dx = conv(dy, wt) with C outputs
- * from F inputs (stride 1, same padding, odd KS); grid (F*C*KS*KS) */
-__kernel void conv_flip_weights(__global float *wt, __global const float *w, int F, int C)
-{
-    int i = get_global_id(0);
-    if (i >= F * C * KS * KS) return;
-    int kk = i % (KS * KS), fc = i / (KS * KS), c = fc % C, f = fc / C;
-    wt[((size_t)c * F + f) * KS * KS + (KS * KS - 1 - kk)] = w[i];
-}
-
 #ifdef FBW
 /* grid (F/FBW * C, G): work-item (fc, g) sums, for filters f0 .. f0+FBW-1 and input channel c, the
  * weight gradient dw[f, c, ky, kx] = sum over images n of group g (ipp images from the chunk's
  * first), rows and pixels of dy[n0+n, f, row, x] xp[n, c, row + ky, x + kx], in VW lanes (each
  * dy vector feeds KS*KS FMAs), then the lanes in order; writes part[part_off + g*F*C*KS*KS + w index].
- * host/ops/conv_direct.c sums the groups' partials in a fixed order. */
-__kernel void conv_direct_weight_grad(__global float *part, int part_off, __global const float *dy,
-                                      __global const float *xp, int xp_off, int n0, int nb, int ipp, int C, int H,
-                                      int W, int F, int padw)
+ * The work-items of channel 0 also sum dy itself, the bias gradient, into dbp[dbp_off + g*F + f] (one
+ * pass over dy saved, and two launches). host/ops/conv_direct.c sums the groups' partials in a fixed
+ * order. */
+__kernel void conv_direct_weight_grad(__global float *part, int part_off, __global float *dbp, int dbp_off,
+                                      __global const float *dy, __global const float *xp, int xp_off, int n0, int nb,
+                                      int ipp, int C, int H, int W, int F, int padw)
 {
     int fc = get_global_id(0), g = get_global_id(1), groups = F / FBW;
     if (fc >= groups * C) return;
@@ -107,6 +108,10 @@ __kernel void conv_direct_weight_grad(__global float *part, int part_off, __glob
 #pragma unroll
         for (int t = 0; t < KS * KS; t++)
             acc[i][t] = (VT)(0.0f);
+    VT bacc[FBW];
+#pragma unroll
+    for (int i = 0; i < FBW; i++)
+        bacc[i] = (VT)(0.0f);
     for (int n = i0; n < i1; n++)
         for (int row = 0; row < H; row++) {
             __global const float *xrow = xp + ((size_t)(n * C + c) * ph + row) * padw;
@@ -126,6 +131,10 @@ __kernel void conv_direct_weight_grad(__global float *part, int part_off, __glob
                         gv[i] = VLOAD(0, lanes);
                     }
                 }
+                if (c == 0)
+#pragma unroll
+                    for (int i = 0; i < FBW; i++)
+                        bacc[i] += gv[i];
 #pragma unroll
                 for (int ky = 0; ky < KS; ky++)
 #pragma unroll
@@ -149,16 +158,34 @@ __kernel void conv_direct_weight_grad(__global float *part, int part_off, __glob
                 s += lanes[l];
             out[((size_t)(f0 + i) * C + c) * KS * KS + t] = s;
         }
+    if (c == 0)
+#pragma unroll
+        for (int i = 0; i < FBW; i++) {
+            float lanes[VW];
+            VSTORE(bacc[i], 0, lanes);
+            float s = 0.0f;
+            for (int l = 0; l < VW; l++)
+                s += lanes[l];
+            dbp[dbp_off + (size_t)g * F + f0 + i] = s;
+        }
 }
 
-/* dw[i] = sum over g < G of part[g*n + i], in order; grid (n) */
-__kernel void conv_sum_groups(__global float *dw, __global const float *part, int G, int n)
+/* dw[i] = sum over g < G of part[g*nw + i] and db[j] = sum over g of part[G*nw + g*F + j], in order;
+ * grid (nw + F) */
+__kernel void conv_sum_groups(__global float *dw, __global float *db, __global const float *part, int G, int nw,
+                              int F)
 {
     int i = get_global_id(0);
-    if (i >= n) return;
+    if (i >= nw + F) return;
     float s = 0.0f;
-    for (int g = 0; g < G; g++)
-        s += part[(size_t)g * n + i];
-    dw[i] = s;
+    if (i < nw) {
+        for (int g = 0; g < G; g++)
+            s += part[(size_t)g * nw + i];
+        dw[i] = s;
+    } else {
+        for (int g = 0; g < G; g++)
+            s += part[(size_t)G * nw + (size_t)g * F + i - nw];
+        db[i - nw] = s;
+    }
 }
 #endif

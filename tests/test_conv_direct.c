@@ -1,10 +1,10 @@
 /* test_conv_direct.c: the direct convolution (cl/conv_direct.cl, forced with CLTRAIN_CONV_ALGO=direct)
  * against a double-precision reference on random inputs, over the widths that take each vector
  * width (4, 8, 16 pixels) with and without a partial last vector, odd filter counts (FB 1, 2, 4, 8),
- * filter sizes 1, 3, 5, batch 1, chunks of images, and the input gradient (the same kernel on the
- * flipped, transposed weights) and the weight gradient (groups of images summed in registers), whose
- * references are checked by central finite differences; and the
- * im2col + GEMM path (CLTRAIN_CONV_ALGO=gemm) agreeing with it. */
+ * filter sizes 1, 3, 5, batch 1, chunks of images; the input gradient (the same kernel on the
+ * flipped, transposed weights) and the weight and bias gradients (groups of images summed in
+ * registers), the dx and dw references checked by central finite differences; and the im2col + GEMM
+ * path (CLTRAIN_CONV_ALGO=gemm) meeting the same references. */
 #include "testutil.h"
 
 #include <math.h>
@@ -107,10 +107,16 @@ static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
     tu_fill_uniform(w, nw, 0.1f, 0.6f, seed + 1);
     tu_fill_uniform(b, F, 0.1f, 0.5f, seed + 2);
     tu_fill_uniform(g, ny, 0.2f, 1.0f, seed + 3);
-    double *ry = tu_alloc(ny * 8), *rdx = tu_alloc(nx * 8), *rdw = tu_alloc(nw * 8);
+    double *ry = tu_alloc(ny * 8), *rdx = tu_alloc(nx * 8), *rdw = tu_alloc(nw * 8), *rdb = tu_alloc(F * 8);
     ref_forward(ry, x, w, b, N, C, H, W, F, k);
     ref_dx(rdx, g, w, N, C, H, W, F, k);
     ref_dw(rdw, g, x, N, C, H, W, F, k);
+    for (int f = 0; f < F; f++) { /* db = sum of g over images and pixels */
+        rdb[f] = 0;
+        for (int n = 0; n < N; n++)
+            for (int p = 0; p < H * W; p++)
+                rdb[f] += g[((size_t)n * F + f) * H * W + p];
+    }
     if (nx * ny < 4000000) {
         check_ref_grad(rdx, x, nx, x, w, g, N, C, H, W, F, k);
         check_ref_grad(rdw, w, nw, x, w, g, N, C, H, W, F, k);
@@ -126,11 +132,16 @@ static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
         TU_OK(d, device_fill(d, by, NAN, 0, ny)); /* every element must be written */
         TU_OK(d, device_fill(d, bdx, NAN, 0, nx));
         TU_OK(d, device_fill(d, bdw, NAN, 0, nw));
+        TU_OK(d, device_fill(d, bdb, NAN, 0, F));
         TU_OK(d, ops_conv_forward(d, by, bx, bw, bb, N, C, H, W, F, k));
         TU_OK(d, ops_conv_backward(d, bdx, bdw, bdb, bg, bx, bw, N, C, H, W, F, k));
         out[algo][0] = tu_download(d, by, ny);
         out[algo][1] = tu_download(d, bdx, nx);
         out[algo][2] = tu_download(d, bdw, nw);
+        float *gdb = tu_download(d, bdb, F);
+        ck_assert_msg(tu_max_rel_err(gdb, rdb, F) <= 1e-4, "%s db: %g", algo ? "gemm" : "direct",
+                      tu_max_rel_err(gdb, rdb, F));
+        free(gdb);
         /* dw sums N*H*W positive products per weight, in 4-16 float lanes over at most 65536 pixels */
         ck_assert_msg(tu_max_rel_err(out[algo][2], rdw, nw) <= 1e-4, "%s dw %dx%dx%dx%d F%d k%d: %g",
                       algo ? "gemm" : "direct", N, C, H, W, F, k, tu_max_rel_err(out[algo][2], rdw, nw));
@@ -153,6 +164,7 @@ static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
     cl_mem bufs[] = {bx, bw, bb, bg, by, bdx, bdw, bdb};
     for (int i = 0; i < 8; i++)
         clReleaseMemObject(bufs[i]);
+    free(rdb);
     void *hs[] = {x, w, b, g, ry, rdx, rdw, y2, dx2, dw2, out[0][0], out[0][1], out[0][2], out[1][0], out[1][1],
                   out[1][2]};
     for (int i = 0; i < 16; i++)

@@ -211,11 +211,9 @@ int ops_conv_backward(device_ctx *d, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy,
     if (check_shape(d, "conv backward", N, C, H, W, F, k)) return -1;
     if (!dw || !db || !dy || !x || !w) return device_fail(d, "conv backward was given a NULL buffer");
     if (ops_conv_use_direct(d)) {
-        /* CPUs: both gradients by the direct kernels, no im2col */
+        /* CPUs: every gradient by the direct kernels (the bias's with the weights'), no im2col */
         size_t lim = workspace_limit(d) / sizeof(float);
-        if (ops_bias_grad(d, db, dy, N, F, hw) ||
-            ops_conv_direct_weight_grad(d, dw, dy, x, N, C, H, W, F, k, lim))
-            return -1;
+        if (ops_conv_direct_weight_grad(d, dw, db, dy, x, N, C, H, W, F, k, lim)) return -1;
         return dx ? ops_conv_direct_input_grad(d, dx, dy, w, N, C, H, W, F, k, lim) : 0;
     }
     int nb = chunk_images(d, N, per);

@@ -32,15 +32,16 @@ int ops_conv_use_direct(device_ctx *d)
     return (d->info.type & CL_DEVICE_TYPE_CPU) != 0;
 }
 
-/* out [N, O, H, W] = conv(in [N, I, H, W], weights at w_off of wbuf [O, I, k, k]) (+ b unless NULL),
+/* out [N, O, H, W] = conv(in [N, I, H, W], weights at w_off of wbuf [O, I, k, k], or with flip those of
+ * the layer [I, O, k, k] transposed and rotated) (+ b unless NULL),
  * the images padded a chunk at a time into ws from float pad_off on, chunks of at most nb images */
-static int direct_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_off, cl_mem b, cl_mem ws,
+static int direct_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_off, int flip, cl_mem b, cl_mem ws,
                       int pad_off, int nb, int N, int I, int H, int W, int O, int k)
 {
     int vw = direct_vw(W), fb = direct_fb(O);
     int nvec = (W + vw - 1) / vw, padw = nvec * vw + k - 1, ph = H + k - 1;
     char options[64];
-    snprintf(options, sizeof options, "-DKS=%d -DVW=%d -DFB=%d", k, vw, fb);
+    snprintf(options, sizeof options, "-DKS=%d -DVW=%d -DFB=%d%s", k, vw, fb, flip ? " -DFLIP" : "");
     cl_kernel kp = device_kernel(d, "conv_direct.cl", "conv_pad", options);
     cl_kernel kc = kp ? device_kernel(d, "conv_direct.cl", "conv_direct_forward", options) : NULL;
     if (!kc) return -1;
@@ -97,40 +98,26 @@ int ops_conv_direct_forward(device_ctx *d, cl_mem y, cl_mem x, cl_mem w, cl_mem 
     int nb = direct_chunk(workspace_floats, per, N);
     cl_mem ws = device_workspace(d, per * nb * sizeof(float));
     if (!ws) return -1;
-    return direct_run(d, y, x, w, 0, b, ws, 0, nb, N, C, H, W, F, k);
+    return direct_run(d, y, x, w, 0, 0, b, ws, 0, nb, N, C, H, W, F, k);
 }
 
 int ops_conv_direct_input_grad(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem w, int N, int C, int H, int W, int F,
                                int k, size_t workspace_floats)
 {
-    size_t nw = (size_t)F * C * k * k, per = padded_image(F, H, W, k);
-    int nb = direct_chunk(workspace_floats > nw ? workspace_floats - nw : 0, per, N);
-    /* the flipped weights first, then the padded dy, 16 floats in (the kernels' vectors like it) */
-    size_t pad_off = (nw + 15) / 16 * 16;
-    cl_mem ws = device_workspace(d, (pad_off + per * nb) * sizeof(float));
+    size_t per = padded_image(F, H, W, k);
+    int nb = direct_chunk(workspace_floats, per, N);
+    cl_mem ws = device_workspace(d, per * nb * sizeof(float));
     if (!ws) return -1;
-    char options[64];
-    snprintf(options, sizeof options, "-DKS=%d -DVW=%d -DFB=%d", k, direct_vw(W), direct_fb(C));
-    cl_kernel kf = device_kernel(d, "conv_direct.cl", "conv_flip_weights", options);
-    if (!kf) return -1;
-    cl_int st = 0;
-    DEVICE_ARG(st, kf, 0, ws);
-    DEVICE_ARG(st, kf, 1, w);
-    DEVICE_ARG(st, kf, 2, F);
-    DEVICE_ARG(st, kf, 3, C);
-    if (device_check(d, st, "setting the weight flip's arguments") ||
-        device_run_1d(d, kf, nw, "the weight flip"))
-        return -1;
-    cl_mem none = NULL;
-    return direct_run(d, dx, dy, ws, 0, none, ws, (int)pad_off, nb, N, F, H, W, C, k);
+    cl_mem none = NULL; /* no bias */
+    return direct_run(d, dx, dy, w, 0, 1, none, ws, 0, nb, N, F, H, W, C, k);
 }
 
 /* pixels each lane of the weight gradient sums over at most (images per group x H x W / VW): short
  * float sums, and groups enough to keep the cores busy on the first layer */
 #define WG_PIXELS 65536
 
-int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem dy, cl_mem x, int N, int C, int H, int W, int F,
-                                int k, size_t workspace_floats)
+int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem db, cl_mem dy, cl_mem x, int N, int C, int H,
+                                int W, int F, int k, size_t workspace_floats)
 {
     int vw = direct_vw(W), fbw = k <= 3 && F % 2 == 0 ? 2 : 1;
     int nvec = (W + vw - 1) / vw, padw = nvec * vw + k - 1, ph = H + k - 1;
@@ -138,7 +125,8 @@ int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem dy, cl_mem x, i
     if (ipp > N) ipp = N;
     int G = (N + ipp - 1) / ipp;
     size_t nwt = (size_t)F * C * k * k, per = padded_image(C, H, W, k);
-    size_t parts = G > 1 ? ((size_t)G * nwt + 15) / 16 * 16 : 0;
+    /* per group nwt weight partials, then per group F bias partials */
+    size_t parts = G > 1 ? ((size_t)G * (nwt + F) + 15) / 16 * 16 : 0;
     /* images per chunk: whole groups, as many as the workspace holds beside the partials */
     size_t avail = workspace_floats > parts ? workspace_floats - parts : 0;
     size_t groups_per_chunk = avail / (per * ipp);
@@ -156,10 +144,11 @@ int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem dy, cl_mem x, i
     cl_kernel ks = kw && G > 1 ? device_kernel(d, "conv_direct.cl", "conv_sum_groups", options) : NULL;
     if (!kw || (G > 1 && !ks)) return -1;
     int pad_off = (int)parts;
-    cl_mem out = G > 1 ? ws : dw; /* one group writes dw itself */
+    cl_mem out = G > 1 ? ws : dw, bout = G > 1 ? ws : db; /* one group writes dw and db itself */
     for (int n0 = 0; n0 < N; n0 += nb) {
         int m = N - n0 < nb ? N - n0 : nb, plane0 = n0 * C, gc = (m + ipp - 1) / ipp;
         int part_off = (int)((size_t)(n0 / ipp) * nwt);
+        int bias_off = G > 1 ? (int)((size_t)G * nwt + (size_t)(n0 / ipp) * F) : 0;
         cl_int st = 0;
         DEVICE_ARG(st, kp, 0, ws);
         DEVICE_ARG(st, kp, 1, pad_off);
@@ -173,17 +162,19 @@ int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem dy, cl_mem x, i
         if (device_run(d, kp, 3, gp, NULL, "the conv padding")) return -1;
         DEVICE_ARG(st, kw, 0, out);
         DEVICE_ARG(st, kw, 1, part_off);
-        DEVICE_ARG(st, kw, 2, dy);
-        DEVICE_ARG(st, kw, 3, ws);
-        DEVICE_ARG(st, kw, 4, pad_off);
-        DEVICE_ARG(st, kw, 5, n0);
-        DEVICE_ARG(st, kw, 6, m);
-        DEVICE_ARG(st, kw, 7, ipp);
-        DEVICE_ARG(st, kw, 8, C);
-        DEVICE_ARG(st, kw, 9, H);
-        DEVICE_ARG(st, kw, 10, W);
-        DEVICE_ARG(st, kw, 11, F);
-        DEVICE_ARG(st, kw, 12, padw);
+        DEVICE_ARG(st, kw, 2, bout);
+        DEVICE_ARG(st, kw, 3, bias_off);
+        DEVICE_ARG(st, kw, 4, dy);
+        DEVICE_ARG(st, kw, 5, ws);
+        DEVICE_ARG(st, kw, 6, pad_off);
+        DEVICE_ARG(st, kw, 7, n0);
+        DEVICE_ARG(st, kw, 8, m);
+        DEVICE_ARG(st, kw, 9, ipp);
+        DEVICE_ARG(st, kw, 10, C);
+        DEVICE_ARG(st, kw, 11, H);
+        DEVICE_ARG(st, kw, 12, W);
+        DEVICE_ARG(st, kw, 13, F);
+        DEVICE_ARG(st, kw, 14, padw);
         if (device_check(d, st, "setting the direct weight gradient's arguments")) return -1;
         size_t gw[2] = {(size_t)(F / fbw) * C, (size_t)gc};
         if (device_run(d, kw, 2, gw, NULL, "the direct weight gradient")) return -1;
@@ -192,9 +183,11 @@ int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem dy, cl_mem x, i
     int n = (int)nwt;
     cl_int st = 0;
     DEVICE_ARG(st, ks, 0, dw);
-    DEVICE_ARG(st, ks, 1, ws);
-    DEVICE_ARG(st, ks, 2, G);
-    DEVICE_ARG(st, ks, 3, n);
+    DEVICE_ARG(st, ks, 1, db);
+    DEVICE_ARG(st, ks, 2, ws);
+    DEVICE_ARG(st, ks, 3, G);
+    DEVICE_ARG(st, ks, 4, n);
+    DEVICE_ARG(st, ks, 5, F);
     if (device_check(d, st, "setting the weight gradient sum's arguments")) return -1;
-    return device_run_1d(d, ks, nwt, "the weight gradient sum");
+    return device_run_1d(d, ks, nwt + F, "the weight gradient sum");
 }
