@@ -24,17 +24,12 @@ static int pool_check(device_ctx *d, const char *what, int N, int C, int H, int 
     return 0;
 }
 
-/* Both kernels run one work-item per output element over (OW, OH, N*C), dimension 0 rounded up to
- * whole groups of 16 (the kernels skip the excess) so that PoCL vectorises full rows, and a work-group
- * spans as many whole rows (a divisor of OH) as make up to 256 work-items: PoCL pays per work-group. */
+/* Both kernels run over (ceil(OW/8), OH, N*C), a work-item per run of 8 windows (PV in cl/pool.cl),
+ * the driver choosing the work-group size. */
 static int pool_run(device_ctx *d, cl_kernel k, int N, int C, int OH, int OW, const char *what)
 {
-    size_t lx = 16 <= d->info.max_work_group ? 16 : 1;
-    size_t gx = ((size_t)OW + lx - 1) / lx * lx, ly = 1;
-    for (size_t t = 2; t <= (size_t)OH; t++)
-        if (OH % t == 0 && gx > 0 && lx * t <= 256 && lx * t <= d->info.max_work_group) ly = t;
-    size_t global[3] = {gx, (size_t)OH, (size_t)N * C}, local[3] = {lx, ly, 1};
-    return device_run(d, k, 3, global, local, what);
+    size_t global[3] = {((size_t)OW + 7) / 8, (size_t)OH, (size_t)N * C};
+    return device_run(d, k, 3, global, NULL, what);
 }
 
 int ops_maxpool_forward(device_ctx *d, cl_mem y, cl_mem x, int N, int C, int H, int W)
