@@ -25,11 +25,15 @@ static int pool_check(device_ctx *d, const char *what, int N, int C, int H, int 
 }
 
 /* Both kernels run over (ceil(OW/8), OH, N*C), a work-item per run of 8 windows (PV in cl/pool.cl),
- * the driver choosing the work-group size. */
+ * a work-group a whole row of runs times as many rows (a divisor of OH) as keep it within 64 items. */
 static int pool_run(device_ctx *d, cl_kernel k, int N, int C, int OH, int OW, const char *what)
 {
-    size_t global[3] = {((size_t)OW + 7) / 8, (size_t)OH, (size_t)N * C};
-    return device_run(d, k, 3, global, NULL, what);
+    size_t gx = ((size_t)OW + 7) / 8, ly = 1;
+    for (size_t t = 2; t <= (size_t)OH; t++)
+        if (OH % t == 0 && gx * t <= 64 && gx * t <= d->info.max_work_group) ly = t;
+    size_t global[3] = {gx, (size_t)OH, (size_t)N * C}, local[3] = {gx <= d->info.max_work_group ? gx : 1, ly, 1};
+    if (local[0] == 1) local[1] = 1;
+    return device_run(d, k, 3, global, local, what);
 }
 
 int ops_maxpool_forward(device_ctx *d, cl_mem y, cl_mem x, int N, int C, int H, int W)
