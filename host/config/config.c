@@ -115,23 +115,28 @@ int config_set(config *c, const char *key, const char *text, int line, char *err
             return -1;
         }
         break;
-    case CONFIG_STRING:
-        if (k->choices && !in_choices(k->choices, t)) {
-            char list[256];
-            choices_text(k->choices, list, sizeof list);
-            snprintf(err, errlen, "%s%s is \"%s\"; it must be %s.", k->name, at, t, list);
-            return -1;
-        }
-        if (strlen(t) >= CONFIG_STR_LEN) {
+    case CONFIG_STRING: {
+        /* surrounding blanks are never meant ("relu " from a shell line, a path pasted with a space) */
+        size_t n = strlen(t);
+        while (n > 0 && isspace((unsigned char)t[n - 1])) n--;
+        if (n >= sizeof v.s) {
             snprintf(err, errlen, "%s%s is longer than %d characters.", k->name, at, CONFIG_STR_LEN - 1);
             return -1;
         }
-        if (!*t) {
+        memcpy(v.s, t, n);
+        v.s[n] = '\0';
+        if (k->choices && !in_choices(k->choices, v.s)) {
+            char list[256];
+            choices_text(k->choices, list, sizeof list);
+            snprintf(err, errlen, "%s%s is \"%s\"; it must be %s.", k->name, at, v.s, list);
+            return -1;
+        }
+        if (!n) {
             snprintf(err, errlen, "%s%s is empty.", k->name, at);
             return -1;
         }
-        snprintf(v.s, sizeof v.s, "%s", t);
         break;
+    }
     }
     c->v[id] = v;
     return 0;
@@ -154,8 +159,16 @@ int config_set_assignment(config *c, const char *a, char *err, size_t errlen)
         snprintf(err, errlen, "\"%s\" is not key=value.", a);
         return -1;
     }
+    /* "batch_size = 32" from a shell line: the blanks around the key are not part of it */
+    const char *start = a, *stop = eq;
+    while (start < stop && isspace((unsigned char)*start)) start++;
+    while (stop > start && isspace((unsigned char)stop[-1])) stop--;
+    if (stop == start || stop - start >= 128) {
+        snprintf(err, errlen, "\"%s\" is not key=value.", a);
+        return -1;
+    }
     char key[128];
-    snprintf(key, sizeof key, "%.*s", (int)(eq - a), a);
+    snprintf(key, sizeof key, "%.*s", (int)(stop - start), start);
     return config_set(c, key, eq + 1, 0, err, errlen);
 }
 

@@ -62,13 +62,26 @@ const char *config_key_nearest(const char *name)
     int best_d = 99;
     for (int i = 0; i < CFG_KEY_COUNT; i++) {
         int d = distance(name, KEYS[i].name);
+        /* a near miss of an alias ("use_batchnorm") suggests the key it stands for */
+        for (const char *p = KEYS[i].aliases; p && *p;) {
+            const char *bar = strchr(p, '|');
+            char alias[64];
+            size_t len = bar ? (size_t)(bar - p) : strlen(p);
+            if (len < sizeof alias) {
+                memcpy(alias, p, len);
+                alias[len] = '\0';
+                int da = distance(name, alias);
+                if (da < d) d = da;
+            }
+            p = bar ? bar + 1 : NULL;
+        }
         if (d < best_d) {
             best_d = d;
             best = KEYS[i].name;
         }
     }
-    /* close enough to be a typo: a third of the name, at least 2 edits */
-    int limit = (int)strlen(name) / 3;
-    if (limit < 2) limit = 2;
+    /* close enough to be a typo: one edit in a short name, else a third of the name (at least 2), so
+     * that "x" suggests nothing while "batchsize" suggests batch_size */
+    int len = (int)strlen(name), limit = len <= 5 ? 1 : len / 3 < 2 ? 2 : len / 3;
     return best_d <= limit ? best : NULL;
 }

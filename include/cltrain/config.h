@@ -48,22 +48,29 @@ const config_key *config_key_info(config_key_id id);
 /* The id of a key or one of its aliases; -1 when unknown. */
 int config_key_find(const char *name);
 
-/* The known key nearest to `name` by edit distance (for "did you mean"), or NULL if none is close. */
+/* The known key nearest to `name` by edit distance (for "did you mean"), or NULL if none is close.
+ * A near miss of an alias gives the key the alias stands for ("use_batchnorm" -> "batch_norm"). */
 const char *config_key_nearest(const char *name);
 
 /* Every key at its default. */
 void config_init(config *c);
 
 /* Sets `key` (or an alias) from text, checked against the key's type and range:
- * "num_filters", "32". `line` is recorded for later messages (0 if none). On failure err holds one
- * sentence naming the key (and the line when given). */
+ * "num_filters", "32". int: whole decimal numbers; float: decimal or exponent ("1e-3"), finite;
+ * bool: true/false/yes/no/on/off/1/0, any case; string: one of the choices when the key has them,
+ * never empty, blanks around it dropped. `line` is recorded for later messages (0 if none). On
+ * failure err holds one sentence naming the key and the value (and the line when given), and *c is
+ * unchanged. */
 int config_set(config *c, const char *key, const char *text, int line, char *err, size_t errlen);
 
-/* Parses "key=value" (the --set option). */
+/* Parses "key=value" (the --set option); blanks around the key are dropped, the value may hold '='. */
 int config_set_assignment(config *c, const char *assignment, char *err, size_t errlen);
 
 /* Loads a YAML file of key: value (all keys optional; unknown keys are an error that suggests the
- * nearest known key). Messages name the file and line. */
+ * nearest known key). Refused: an empty file, not YAML, not a mapping, a list or mapping where a
+ * value belongs, a null value (`key:`, `~`), a key set twice (also by an alias or under dataset:),
+ * a second document, a wandb sweep file. Messages name the file and line; on failure *c is
+ * unchanged. */
 int config_load_yaml(config *c, const char *path, char *err, size_t errlen);
 
 /* Writes every key, canonical names, in table order. */
