@@ -48,10 +48,11 @@ static int direct_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_o
     /* on wide images, work-groups of whole rows of vectors, as many rows (a divisor of H) as keep them
      * within 64 items: left to the driver, PoCL chose groups that ran the 224x224 first layer at half
      * the rate of the others; on small images (W < 64) its own choice measured as fast or faster */
-    size_t ly = 1, lcs[3] = {(size_t)nvec, 1, 1}, *lc = W >= 64 ? lcs : NULL;
+    size_t ly = 1, lcs[3] = {(size_t)nvec, 1, 1};
     for (size_t t = 2; t <= (size_t)H; t++)
         if (H % t == 0 && lcs[0] * t <= 64) ly = t;
     lcs[1] = ly;
+    size_t *lc = W >= 64 && lcs[0] * ly <= d->info.max_work_group ? lcs : NULL;
     for (int n0 = 0; n0 < N; n0 += nb) {
         int m = N - n0 < nb ? N - n0 : nb, plane0 = n0 * I;
         cl_int st = 0;
