@@ -7,4 +7,7 @@
 /* Releases every program and kernel built on the device (program.c). */
 void device_release_programs(device_ctx *d);
 
+/* mkdir -p, best effort: a cache directory that cannot be made only costs speed. */
+void device_make_dirs(const char *path);
+
 #endif

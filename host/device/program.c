@@ -77,7 +77,7 @@ void device_cache_dir(char *out, size_t len)
     if (home && *home) snprintf(out, len, "%s/.cache/cltrain", home);
 }
 
-static void make_dirs(const char *path)
+void device_make_dirs(const char *path)
 {
     char tmp[1024];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -139,7 +139,7 @@ bad:
 
 static void cache_store(const char *dir, const char *path, hash128 key, const unsigned char *bin, size_t n)
 {
-    make_dirs(dir);
+    device_make_dirs(dir);
     char tmp[1300];
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");

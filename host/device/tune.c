@@ -7,6 +7,7 @@
  * SGEMM compiles a new one. Nothing is ever half applied from a bad file: the whole file is checked
  * (identity, names, values, constraints) before the first override. */
 #include "cltrain/tune.h"
+#include "internal.h"
 
 #include <clblast_c.h>
 #include <cjson/cJSON.h>
@@ -205,19 +206,6 @@ void tune_file_path(const device_info *info, char *out, size_t len)
     snprintf(out, len, "%s/clblast-%016llx.json", dir, (unsigned long long)h);
 }
 
-static void make_dirs(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        mkdir(tmp, 0755);
-        *p = '/';
-    }
-    mkdir(tmp, 0755);
-}
-
 static cJSON *kernel_object(const char *const *names, const size_t *values, int n)
 {
     cJSON *o = cJSON_CreateObject();
@@ -299,7 +287,7 @@ int tune_store(const device_info *info, const tune_params *p, const tune_result 
     }
     char dir[1024];
     device_cache_dir(dir, sizeof dir);
-    make_dirs(dir);
+    device_make_dirs(dir);
     char tmp[1300];
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     FILE *f = fopen(tmp, "w");

@@ -327,24 +327,14 @@ void sweep_param_sample(const sweep_param *p, sweep_rng *r, sweep_value *out)
     sweep_param_ppf(p, sweep_rng_uniform(r), out);
 }
 
+/* In sweep_dist order, NULL-terminated (the spec parser looks names up in it). */
+const char *const sweep_dist_names[SWEEP_DIST_COUNT + 1] = {
+    "constant",    "categorical",     "int_uniform",    "uniform",      "q_uniform",     "log_uniform",
+    "log_uniform_values", "q_log_uniform", "q_log_uniform_values", "inv_log_uniform",
+    "inv_log_uniform_values", "normal", "q_normal",     "log_normal",   "q_log_normal",  "beta",
+    "q_beta",      NULL};
+
 const char *sweep_dist_name(sweep_dist d)
 {
-    static const char *const names[SWEEP_DIST_COUNT] = {"constant",
-                                                        "categorical",
-                                                        "int_uniform",
-                                                        "uniform",
-                                                        "q_uniform",
-                                                        "log_uniform",
-                                                        "log_uniform_values",
-                                                        "q_log_uniform",
-                                                        "q_log_uniform_values",
-                                                        "inv_log_uniform",
-                                                        "inv_log_uniform_values",
-                                                        "normal",
-                                                        "q_normal",
-                                                        "log_normal",
-                                                        "q_log_normal",
-                                                        "beta",
-                                                        "q_beta"};
-    return (unsigned)d < SWEEP_DIST_COUNT ? names[d] : "unknown";
+    return (unsigned)d < SWEEP_DIST_COUNT ? sweep_dist_names[d] : "unknown";
 }

@@ -38,4 +38,7 @@ long long sweep_grid_param_count(const sweep_param *p);
 /* Grid's k-th value of a parameter. */
 void sweep_grid_param_value(const sweep_param *p, long long k, sweep_value *out);
 
+/* The distributions' names in sweep_dist order, NULL-terminated (distributions.c). */
+extern const char *const sweep_dist_names[SWEEP_DIST_COUNT + 1];
+
 #endif

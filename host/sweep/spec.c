@@ -568,24 +568,6 @@ static int parse_values(ctx *c, sweep_param *p, const yaml_node_t *vals, const y
     return 0;
 }
 
-static const char *const dist_words[] = {"constant",
-                                         "categorical",
-                                         "int_uniform",
-                                         "uniform",
-                                         "q_uniform",
-                                         "log_uniform",
-                                         "log_uniform_values",
-                                         "q_log_uniform",
-                                         "q_log_uniform_values",
-                                         "inv_log_uniform",
-                                         "inv_log_uniform_values",
-                                         "normal",
-                                         "q_normal",
-                                         "log_normal",
-                                         "q_log_normal",
-                                         "beta",
-                                         "q_beta",
-                                         NULL};
 
 /* Checks that the values the distribution reaches pass the key's range: both ends where they
  * are finite, the median where the law is unbounded (a draw outside the range is redrawn). */
@@ -687,11 +669,11 @@ static int parse_param(ctx *c, const char *key, yaml_node_t *kn, yaml_node_t *vn
         snprintf(what, sizeof what, "%s.distribution", where);
         if (need_scalar(c, d, what)) return -1;
         int found = -1;
-        for (int i = 0; dist_words[i]; i++)
-            if (strcmp(text_of(d), dist_words[i]) == 0) found = i;
+        for (int i = 0; sweep_dist_names[i]; i++)
+            if (strcmp(text_of(d), sweep_dist_names[i]) == 0) found = i;
         if (found < 0) {
             char sug[128];
-            suggestion(sug, sizeof sug, nearest_word(text_of(d), dist_words));
+            suggestion(sug, sizeof sug, nearest_word(text_of(d), sweep_dist_names));
             return fail_at(c, line_of(d), "%s '%s' is not a known distribution%s", what, text_of(d), sug);
         }
         p->dist = (sweep_dist)found;
