@@ -84,14 +84,6 @@ static void ref_backward_d(const double *dy, const double *x, const double *g, c
     }
 }
 
-static double *to_double(const float *f, size_t n)
-{
-    double *d = tu_alloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++)
-        d[i] = f[i];
-    return d;
-}
-
 static void check_close(const char *what, const int *shape, const float *got, const double *ref, size_t n,
                         double tol)
 {
@@ -173,7 +165,7 @@ static void check_shape(const int *shape, float lo, float hi, uint64_t seed)
         rrv[c] = (1 - m) * r + m * v2[c] * cnt / (cnt - 1);
         ris[c] = 1.0 / sqrt(v2[c] + EPS);
     }
-    double *dx2 = to_double(x2, n), *ddy = to_double(dy, n), *dgm = to_double(g, C), *dbt = to_double(bt, C);
+    double *dx2 = tu_to_double(x2, n), *ddy = tu_to_double(dy, n), *dgm = tu_to_double(g, C), *dbt = tu_to_double(bt, C);
     double *ry = tu_alloc(n * sizeof(double)), *rdx = tu_alloc(n * sizeof(double)),
            *rye = tu_alloc(n * sizeof(double));
     double *rdg = tu_alloc(C * sizeof(double)), *rdb = tu_alloc(C * sizeof(double));
@@ -304,7 +296,7 @@ START_TEST(reference_backward_matches_finite_differences)
     tu_fill_uniform(wf, n, -1.0f, 1.5f, 42);
     tu_fill_uniform(gf, 3, 0.5f, 1.5f, 43);
     tu_fill_uniform(bf, 3, 0.1f, 0.6f, 44);
-    double *x = to_double(xf, n), *w = to_double(wf, n), *g = to_double(gf, 3), *b = to_double(bf, 3);
+    double *x = tu_to_double(xf, n), *w = tu_to_double(wf, n), *g = tu_to_double(gf, 3), *b = tu_to_double(bf, 3);
     double *y = tu_alloc(n * sizeof(double)), *dx = tu_alloc(n * sizeof(double)), mean[3], is[3], dg[3],
            db[3];
     ref_forward_d(x, g, b, N, C, HW, y, mean, is);

@@ -55,22 +55,6 @@ static void conv_ref_backward(double *dx, double *dw, double *db, const double *
                 }
 }
 
-static double *to_double(const float *f, size_t n)
-{
-    double *d = tu_alloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++)
-        d[i] = f[i];
-    return d;
-}
-
-static double dot(const double *a, const double *b, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += a[i] * b[i];
-    return s;
-}
-
 /* The reference backward against central differences of L = sum(y * g) in a few coordinates of each
  * input (L is linear in each, so the difference is exact up to rounding). */
 static void check_reference_backward(const double *x, const double *w, const double *b, const double *g,
@@ -95,10 +79,10 @@ static void check_reference_backward(const double *x, const double *w, const dou
             double keep = inputs[t].v[i], h = 1e-3, lp, lm;
             inputs[t].v[i] = keep + h;
             conv_ref(y, xs, ws, bs, N, C, H, W, F, k);
-            lp = dot(y, g, ny);
+            lp = tu_dot(y, g, ny);
             inputs[t].v[i] = keep - h;
             conv_ref(y, xs, ws, bs, N, C, H, W, F, k);
-            lm = dot(y, g, ny);
+            lm = tu_dot(y, g, ny);
             inputs[t].v[i] = keep;
             double fd = (lp - lm) / (2 * h);
             ck_assert_msg(fabs(fd - inputs[t].grad[i]) <= 1e-7 * fmax(1, fabs(fd)),
@@ -122,7 +106,7 @@ static void conv_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
     tu_fill_uniform(w, nw, 0.1f, 0.6f, seed + 1);
     tu_fill_uniform(b, F, -0.5f, 0.5f, seed + 2);
     tu_fill_uniform(g, ny, 0.2f, 1.0f, seed + 3);
-    double *xd = to_double(x, nx), *wd = to_double(w, nw), *bd = to_double(b, F), *gd = to_double(g, ny);
+    double *xd = tu_to_double(x, nx), *wd = tu_to_double(w, nw), *bd = tu_to_double(b, F), *gd = tu_to_double(g, ny);
     double *y = tu_alloc(ny * 8), *dx = tu_alloc(nx * 8), *dw = tu_alloc(nw * 8), *db = tu_alloc(F * 8);
     conv_ref(y, xd, wd, bd, N, C, H, W, F, k);
     conv_ref_backward(dx, dw, db, gd, xd, wd, N, C, H, W, F, k);

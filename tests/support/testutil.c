@@ -56,6 +56,20 @@ void *tu_alloc(size_t bytes)
     return p;
 }
 
+double *tu_to_double(const float *f, size_t n)
+{
+    double *d = tu_alloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) d[i] = f[i];
+    return d;
+}
+
+double tu_dot(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
 cl_mem tu_upload(device_ctx *d, const float *host, size_t n)
 {
     cl_mem m = device_alloc(d, n * sizeof(float), "a test tensor");

@@ -29,6 +29,10 @@ float *tu_download(device_ctx *d, cl_mem buf, size_t n);
  * zero are judged on the tensor's scale instead of their own. */
 double tu_max_rel_err(const float *got, const double *ref, size_t n);
 
+/* A new double copy of f[n]; the dot product of a[n] and b[n] in double. */
+double *tu_to_double(const float *f, size_t n);
+double tu_dot(const double *a, const double *b, size_t n);
+
 /* malloc that fails the test instead of returning NULL. */
 void *tu_alloc(size_t bytes);
 
