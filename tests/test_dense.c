@@ -182,15 +182,38 @@ START_TEST(bad_shapes_are_refused)
 }
 END_TEST
 
+/* Each path in turn: the plain kernels (cl/dense.cl, what CPUs take) and CLBlast's GEMMs (GPUs). */
+static void use_direct(void)
+{
+    setenv("CLTRAIN_CONV_ALGO", "direct", 1);
+}
+
+static void use_gemm(void)
+{
+    setenv("CLTRAIN_CONV_ALGO", "gemm", 1);
+}
+
+static void use_default(void)
+{
+    unsetenv("CLTRAIN_CONV_ALGO");
+}
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dense");
-    TCase *t = tcase_create("dense");
-    tcase_set_timeout(t, 300);
-    tcase_add_test(t, dense_matches_reference);
-    tcase_add_test(t, dense_bias_gradient_over_a_large_batch);
-    tcase_add_test(t, bad_shapes_are_refused);
-    suite_add_tcase(s, t);
+    struct {
+        const char *name;
+        void (*setup)(void);
+    } paths[] = {{"direct", use_direct}, {"gemm", use_gemm}};
+    for (int i = 0; i < 2; i++) {
+        TCase *t = tcase_create(paths[i].name);
+        tcase_set_timeout(t, 300);
+        tcase_add_checked_fixture(t, paths[i].setup, use_default);
+        tcase_add_test(t, dense_matches_reference);
+        tcase_add_test(t, dense_bias_gradient_over_a_large_batch);
+        tcase_add_test(t, bad_shapes_are_refused);
+        suite_add_tcase(s, t);
+    }
     return s;
 }
 

@@ -21,7 +21,7 @@ static const char USAGE[] =
     "SPEC: an index (0), a comma list (0,1), all, cpu, gpu, or part of a device's name.\n"
     "Environment: CLTRAIN_CACHE_DIR moves the kernel cache ($XDG_CACHE_HOME/cltrain by default),\n"
     "CLTRAIN_NO_CACHE=1 bypasses it; CLTRAIN_NO_TUNE=1 ignores `cltrain tune`'s parameters;\n"
-    "CLTRAIN_CONV_ALGO=direct|gemm forces the convolution kernels (default: direct on CPUs, GEMM elsewhere).\n"
+    "CLTRAIN_CONV_ALGO=direct|gemm forces conv and dense kernels (default: direct on CPUs, CLBlast GEMMs elsewhere).\n"
     "Weights & Biases: WANDB_API_KEY (or netrc) logs runs online, WANDB_MODE=offline|disabled.\n";
 
 int main(int argc, char **argv)
