@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """fake_wandb.py: a fake wandb server on loopback for tests/test_wandb.c (standard library only).
 
-Written from /work/shared/WANDB.md's facts: POST /graphql (UpsertBucket, UpsertSweep) with HTTP
+Written from the facts of shared/WANDB.md (the project's notes on the wandb protocol): POST /graphql (UpsertBucket, UpsertSweep) with HTTP
 Basic auth "api:KEY", and POST /files/{entity}/{project}/{run}/file_stream whose body is
 {"files": {FILE: {"offset": N, "content": [LINE, ...]}}}, a heartbeat {} or
 {"complete": true, "exitcode": N}. Lines sent again at the same offset overwrite, as the real
