@@ -115,3 +115,25 @@ ACT_KERNELS(tanh, F_TANH, D_TANH)
 ACT_KERNELS(sigmoid, F_SIGMOID, D_SIGMOID)
 ACT_KERNELS(leaky_relu, F_LEAKY_RELU, D_LEAKY_RELU)
 ACT_KERNELS(elu, F_ELU, D_ELU)
+
+/* Backward from the output y instead of the input, for the activations whose derivative y decides
+ * exactly: the model then runs them in place and keeps one tensor instead of two. y > 0 exactly
+ * where x > 0 for all three; elu's exp(x) for x <= 0 is y + 1. dx may be dy. */
+#define DY_RELU(y) ((y) > 0.0f ? 1.0f : 0.0f)
+#define DY_LEAKY_RELU(y) ((y) > 0.0f ? 1.0f : 0.01f)
+#define DY_ELU(y) ((y) > 0.0f ? 1.0f : (y) + 1.0f)
+
+#define ACT_BACKWARD_FROM_OUTPUT(name, DY)                                                                    \
+    __kernel void name##_backward_y(__global float *dx, __global const float *dy, __global const float *y,   \
+                                    ulong n)                                                                 \
+    {                                                                                                        \
+        size_t i = get_global_id(0);                                                                         \
+        if (i < n) {                                                                                         \
+            float v = y[i];                                                                                  \
+            dx[i] = dy[i] * DY(v);                                                                           \
+        }                                                                                                    \
+    }
+
+ACT_BACKWARD_FROM_OUTPUT(relu, DY_RELU)
+ACT_BACKWARD_FROM_OUTPUT(leaky_relu, DY_LEAKY_RELU)
+ACT_BACKWARD_FROM_OUTPUT(elu, DY_ELU)

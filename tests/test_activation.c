@@ -143,6 +143,21 @@ static void check_activation(ops_activation a, const float *x, const float *dy, 
                           ops_activation_name(a), x[i], y[i], ry[i], dx[i], rdx[i]);
         }
     }
+    /* relu, leaky_relu and elu also go backward from their output (the model runs them in place):
+     * the same reference, judged per element on max(|ref|, 1e-3) since elu's y + 1 loses the digits
+     * that exp(x) keeps far left of 0 */
+    if (ops_activation_from_output(a)) {
+        TU_OK(d, ops_activation_backward_from_output(d, a, bdx, bdy, by, n));
+        float *dx2 = tu_download(d, bdx, n);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(fabs(dx2[i] - rdx[i]) / fmax(fabs(rdx[i]), 1e-3) <= 1e-4,
+                          "%s backward from its output at x=%g: %.9g (ref %.9g)", ops_activation_name(a), x[i],
+                          dx2[i], rdx[i]);
+        free(dx2);
+    } else {
+        ck_assert(ops_activation_backward_from_output(d, a, bdx, bdy, by, n) != 0);
+        ck_assert(strstr(d->error, "from its input") != NULL);
+    }
     free(y);
     free(dx);
     free(ry);

@@ -44,7 +44,10 @@ void model_destroy(model *m)
         release(&m->grad[i]);
     }
     for (int i = 0; i < MODEL_MAX_LAYERS; i++) {
-        release(&m->out[i]);
+        if (m->in_place[i])
+            m->out[i] = NULL; /* the previous layer's buffer, released there */
+        else
+            release(&m->out[i]);
         release(&m->save_mean[i]);
         release(&m->save_invstd[i]);
     }
@@ -90,6 +93,14 @@ model *model_create(device_ctx *d, const config *c, int in_c, int size, int clas
         const model_layer *l = &p->layers[i];
         size_t n = layer_out_floats(l);
         if (n > largest) largest = n;
+        /* relu and kin go backward from their output, so they overwrite their input: conv, batch norm
+         * and dense need their own input for backward, never their output */
+        if (l->kind == LAYER_ACTIVATION && i > 0 && ops_activation_from_output(l->act) &&
+            p->layers[i - 1].kind != LAYER_DROPOUT) {
+            m->in_place[i] = 1;
+            m->out[i] = m->out[i - 1];
+            continue;
+        }
         if (!(m->out[i] = device_alloc(d, (size_t)max_batch * n * sizeof(float), l->name))) goto fail;
         if (l->kind == LAYER_BATCHNORM &&
             (!(m->save_mean[i] = device_alloc(d, (size_t)l->out_c * sizeof(float), l->name)) ||
@@ -190,7 +201,11 @@ int model_backward(model *m, cl_mem x, int N, uint64_t seed, uint64_t step)
             rc = ops_batchnorm_backward(d, dx, m->grad[l->weight], m->grad[l->bias], dy, in, m->value[l->weight],
                                         m->save_mean[i], m->save_invstd[i], N, l->out_c, l->out_h * l->out_w);
             break;
-        case LAYER_ACTIVATION: rc = ops_activation_backward(d, l->act, dy, dy, in, n); dx = dy; break;
+        case LAYER_ACTIVATION:
+            rc = m->in_place[i] ? ops_activation_backward_from_output(d, l->act, dy, dy, m->cur[i], n)
+                                : ops_activation_backward(d, l->act, dy, dy, in, n);
+            dx = dy;
+            break;
         case LAYER_MAXPOOL: rc = ops_maxpool_backward(d, dx, dy, in, N, l->in_c, l->in_h, l->in_w); break;
         case LAYER_DROPOUT: rc = ops_dropout_backward(d, dy, dy, n, l->p, seed, (uint32_t)i, step); dx = dy; break;
         case LAYER_DENSE:

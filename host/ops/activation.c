@@ -82,3 +82,25 @@ int ops_activation_backward(device_ctx *d, ops_activation a, cl_mem dx, cl_mem d
     if (device_check(d, st, "setting the activation backward arguments")) return -1;
     return device_run_1d(d, k, n, "the activation backward");
 }
+
+int ops_activation_from_output(ops_activation a)
+{
+    return a == OPS_RELU || a == OPS_LEAKY_RELU || a == OPS_ELU;
+}
+
+int ops_activation_backward_from_output(device_ctx *d, ops_activation a, cl_mem dx, cl_mem dy, cl_mem y, size_t n)
+{
+    if (!ops_activation_from_output(a))
+        return device_fail(d, "%s's derivative does not follow from its output; it goes backward from its input",
+                           ops_activation_name(a) ? ops_activation_name(a) : "this activation");
+    cl_kernel k = act_kernel(d, a, "backward_y", n, dx && dy && y);
+    if (!k) return -1;
+    cl_ulong un = n;
+    cl_int st = 0;
+    DEVICE_ARG(st, k, 0, dx);
+    DEVICE_ARG(st, k, 1, dy);
+    DEVICE_ARG(st, k, 2, y);
+    DEVICE_ARG(st, k, 3, un);
+    if (device_check(d, st, "setting the activation backward arguments")) return -1;
+    return device_run_1d(d, k, n, "the activation backward");
+}

@@ -70,6 +70,13 @@ int ops_activation_forward(device_ctx *d, ops_activation a, cl_mem y, cl_mem x, 
 /* dy [n], x [n] (the activation's input) -> dx [n]; dx may be dy. */
 int ops_activation_backward(device_ctx *d, ops_activation a, cl_mem dx, cl_mem dy, cl_mem x, size_t n);
 
+/* 1 when the derivative follows exactly from the output (relu, leaky_relu, elu): such an activation
+ * can run in place, y = x, and go backward from y. */
+int ops_activation_from_output(ops_activation a);
+/* dy [n], y [n] (the activation's output) -> dx [n]; dx may be dy. Only where from_output holds. */
+int ops_activation_backward_from_output(device_ctx *d, ops_activation a, cl_mem dx, cl_mem dy, cl_mem y,
+                                        size_t n);
+
 /* ---- max pool 2x2 stride 2 (host/ops/pool.c, cl/pool.cl) ---- */
 
 /* x [N,C,H,W] -> y [N,C,H/2,W/2] (odd sizes floor, as PyTorch). */
