@@ -183,34 +183,26 @@ START_TEST(conv_in_several_chunks)
 }
 END_TEST
 
-/* Expects rc -1 and a sentence in d->error that contains `word`. */
-static void expect_refused(device_ctx *d, int rc, const char *word)
-{
-    ck_assert_int_eq(rc, -1);
-    ck_assert_msg(strstr(d->error, word) != NULL, "error \"%s\" does not mention \"%s\"", d->error, word);
-    d->error[0] = 0;
-}
-
 START_TEST(bad_shapes_are_refused)
 {
     device_ctx *d = tu_device();
     cl_mem m = device_alloc(d, 64, "m");
     ck_assert_msg(m != NULL, "%s", d->error);
-    expect_refused(d, ops_conv_forward(d, m, m, m, m, 1, 1, 4, 4, 1, 2), "even");
-    expect_refused(d, ops_conv_backward(d, m, m, m, m, m, m, 1, 1, 4, 4, 1, 4), "even");
+    tu_expect_refused(d, ops_conv_forward(d, m, m, m, m, 1, 1, 4, 4, 1, 2), "even");
+    tu_expect_refused(d, ops_conv_backward(d, m, m, m, m, m, m, 1, 1, 4, 4, 1, 4), "even");
     int shapes[][6] = {{0, 1, 4, 4, 1, 3}, {1, -1, 4, 4, 1, 3}, {1, 1, 0, 4, 1, 3}, {1, 1, 4, -4, 1, 3},
                        {1, 1, 4, 4, 0, 3}, {1, 1, 4, 4, 1, 0},  {1, 1, 4, 4, 1, -1}};
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
         int *s = shapes[i];
-        expect_refused(d, ops_conv_forward(d, m, m, m, m, s[0], s[1], s[2], s[3], s[4], s[5]), "positive");
-        expect_refused(d, ops_conv_backward(d, m, m, m, m, m, m, s[0], s[1], s[2], s[3], s[4], s[5]),
+        tu_expect_refused(d, ops_conv_forward(d, m, m, m, m, s[0], s[1], s[2], s[3], s[4], s[5]), "positive");
+        tu_expect_refused(d, ops_conv_backward(d, m, m, m, m, m, m, s[0], s[1], s[2], s[3], s[4], s[5]),
                        "positive");
     }
-    expect_refused(d, ops_conv_forward(d, m, m, m, m, 1 << 20, 1, 64, 64, 1, 3), "too large");
-    expect_refused(d, ops_conv_backward(d, m, m, m, m, m, m, 1, 8192, 128, 128, 1, 3), "too large");
-    expect_refused(d, ops_conv_forward(d, m, m, NULL, m, 1, 1, 4, 4, 1, 3), "NULL");
-    expect_refused(d, ops_conv_backward(d, m, NULL, m, m, m, m, 1, 1, 4, 4, 1, 3), "NULL");
-    expect_refused(d, ops_conv_backward(d, m, m, m, NULL, m, m, 1, 1, 4, 4, 1, 3), "NULL");
+    tu_expect_refused(d, ops_conv_forward(d, m, m, m, m, 1 << 20, 1, 64, 64, 1, 3), "too large");
+    tu_expect_refused(d, ops_conv_backward(d, m, m, m, m, m, m, 1, 8192, 128, 128, 1, 3), "too large");
+    tu_expect_refused(d, ops_conv_forward(d, m, m, NULL, m, 1, 1, 4, 4, 1, 3), "NULL");
+    tu_expect_refused(d, ops_conv_backward(d, m, NULL, m, m, m, m, 1, 1, 4, 4, 1, 3), "NULL");
+    tu_expect_refused(d, ops_conv_backward(d, m, m, m, NULL, m, m, 1, 1, 4, 4, 1, 3), "NULL");
     clReleaseMemObject(m);
 }
 END_TEST

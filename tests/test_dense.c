@@ -153,14 +153,6 @@ START_TEST(dense_bias_gradient_over_a_large_batch)
 }
 END_TEST
 
-/* Expects rc -1 and a sentence in d->error that contains `word`. */
-static void expect_refused(device_ctx *d, int rc, const char *word)
-{
-    ck_assert_int_eq(rc, -1);
-    ck_assert_msg(strstr(d->error, word) != NULL, "error \"%s\" does not mention \"%s\"", d->error, word);
-    d->error[0] = 0;
-}
-
 START_TEST(bad_shapes_are_refused)
 {
     device_ctx *d = tu_device();
@@ -169,15 +161,15 @@ START_TEST(bad_shapes_are_refused)
     int shapes[][3] = {{0, 3, 3}, {-1, 3, 3}, {2, 0, 3}, {2, -5, 3}, {2, 3, 0}, {2, 3, -2}};
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
         int *s = shapes[i];
-        expect_refused(d, ops_dense_forward(d, m, m, m, m, s[0], s[1], s[2]), "positive");
-        expect_refused(d, ops_dense_backward(d, m, m, m, m, m, m, s[0], s[1], s[2]), "positive");
+        tu_expect_refused(d, ops_dense_forward(d, m, m, m, m, s[0], s[1], s[2]), "positive");
+        tu_expect_refused(d, ops_dense_backward(d, m, m, m, m, m, m, s[0], s[1], s[2]), "positive");
     }
-    expect_refused(d, ops_dense_forward(d, m, m, m, m, 1 << 16, 1 << 16, 10), "too large");
-    expect_refused(d, ops_dense_backward(d, m, m, m, m, m, m, 10, 1 << 16, 1 << 16), "too large");
-    expect_refused(d, ops_dense_forward(d, NULL, m, m, m, 1, 1, 1), "NULL");
-    expect_refused(d, ops_dense_forward(d, m, m, m, NULL, 1, 1, 1), "NULL");
-    expect_refused(d, ops_dense_backward(d, m, m, NULL, m, m, m, 1, 1, 1), "NULL");
-    expect_refused(d, ops_dense_backward(d, m, m, m, m, NULL, m, 1, 1, 1), "NULL");
+    tu_expect_refused(d, ops_dense_forward(d, m, m, m, m, 1 << 16, 1 << 16, 10), "too large");
+    tu_expect_refused(d, ops_dense_backward(d, m, m, m, m, m, m, 10, 1 << 16, 1 << 16), "too large");
+    tu_expect_refused(d, ops_dense_forward(d, NULL, m, m, m, 1, 1, 1), "NULL");
+    tu_expect_refused(d, ops_dense_forward(d, m, m, m, NULL, 1, 1, 1), "NULL");
+    tu_expect_refused(d, ops_dense_backward(d, m, m, NULL, m, m, m, 1, 1, 1), "NULL");
+    tu_expect_refused(d, ops_dense_backward(d, m, m, m, m, NULL, m, 1, 1, 1), "NULL");
     clReleaseMemObject(m);
 }
 END_TEST

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,6 +69,13 @@ double tu_dot(const double *a, const double *b, size_t n)
     double s = 0;
     for (size_t i = 0; i < n; i++) s += a[i] * b[i];
     return s;
+}
+
+void tu_expect_refused(device_ctx *d, int rc, const char *word)
+{
+    ck_assert_int_eq(rc, -1);
+    ck_assert_msg(strstr(d->error, word) != NULL, "error \"%s\" does not mention \"%s\"", d->error, word);
+    d->error[0] = 0;
 }
 
 cl_mem tu_upload(device_ctx *d, const float *host, size_t n)

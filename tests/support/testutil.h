@@ -33,6 +33,9 @@ double tu_max_rel_err(const float *got, const double *ref, size_t n);
 double *tu_to_double(const float *f, size_t n);
 double tu_dot(const double *a, const double *b, size_t n);
 
+/* Expects rc == -1 and a sentence in d->error that contains `word`; clears the error after. */
+void tu_expect_refused(device_ctx *d, int rc, const char *word);
+
 /* malloc that fails the test instead of returning NULL. */
 void *tu_alloc(size_t bytes);
 
