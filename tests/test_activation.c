@@ -151,8 +151,8 @@ static void check_activation(ops_activation a, const float *x, const float *dy, 
         float *dx2 = tu_download(d, bdx, n);
         for (size_t i = 0; i < n; i++)
             ck_assert_msg(fabs(dx2[i] - rdx[i]) / fmax(fabs(rdx[i]), 1e-3) <= 1e-4,
-                          "%s backward from its output at x=%g: %.9g (ref %.9g)", ops_activation_name(a), x[i],
-                          dx2[i], rdx[i]);
+                          "%s backward from its output at x=%g: %.9g (ref %.9g)", ops_activation_name(a),
+                          x[i], dx2[i], rdx[i]);
         free(dx2);
     } else {
         ck_assert(ops_activation_backward_from_output(d, a, bdx, bdy, by, n) != 0);
@@ -191,6 +191,30 @@ START_TEST(forward_and_backward_match_references)
     for (size_t i = 0; i < nb; i++)
         dyb[i] = 0.75f;
     check_activation(a, big, dyb, nb, 1);
+}
+END_TEST
+
+/* Element-wise kernels under every work-group size `cltrain tune` may store (wg_1d): relu and gelu
+ * on sizes below, at and above each group, all guarded. */
+static const launch_param WG_CHOICE[] = {LAUNCH_WG_1D};
+
+START_TEST(every_work_group_size_matches_references)
+{
+    device_ctx *d = tu_device();
+    char what[64];
+    ck_assert(tu_launch_pick(d, WG_CHOICE, 1, _i, what, sizeof what));
+    size_t sizes[] = {1, 15, 33, 257, 10007};
+    for (size_t s = 0; s < 5; s++) {
+        size_t n = sizes[s];
+        float *x = tu_alloc(n * sizeof(float)), *dy = tu_alloc(n * sizeof(float));
+        tu_fill_uniform(x, n, -3.0f, 3.0f, 71 + s);
+        tu_fill_uniform(dy, n, 0.5f, 1.5f, 72 + s);
+        check_activation(OPS_RELU, x, dy, n, 0);
+        check_activation(OPS_GELU, x, dy, n, 0);
+        free(x);
+        free(dy);
+    }
+    launch_defaults(&d->launch);
 }
 END_TEST
 
@@ -263,6 +287,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, forward_and_backward_match_references, 0, OPS_ACTIVATION_COUNT);
     tcase_add_loop_test(tc, in_place_gives_the_same_numbers, 0, OPS_ACTIVATION_COUNT);
     tcase_add_test(tc, bad_arguments_fail_with_a_sentence);
+    tcase_add_loop_test(tc, every_work_group_size_matches_references, 0, tu_launch_count(WG_CHOICE, 1));
     suite_add_tcase(s, tc);
     return s;
 }

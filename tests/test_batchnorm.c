@@ -165,7 +165,8 @@ static void check_shape(const int *shape, float lo, float hi, uint64_t seed)
         rrv[c] = (1 - m) * r + m * v2[c] * cnt / (cnt - 1);
         ris[c] = 1.0 / sqrt(v2[c] + EPS);
     }
-    double *dx2 = tu_to_double(x2, n), *ddy = tu_to_double(dy, n), *dgm = tu_to_double(g, C), *dbt = tu_to_double(bt, C);
+    double *dx2 = tu_to_double(x2, n), *ddy = tu_to_double(dy, n), *dgm = tu_to_double(g, C),
+           *dbt = tu_to_double(bt, C);
     double *ry = tu_alloc(n * sizeof(double)), *rdx = tu_alloc(n * sizeof(double)),
            *rye = tu_alloc(n * sizeof(double));
     double *rdg = tu_alloc(C * sizeof(double)), *rdb = tu_alloc(C * sizeof(double));
@@ -228,6 +229,21 @@ static const int SHAPES[][3] = {
 START_TEST(training_inference_and_backward_match_references)
 {
     check_shape(SHAPES[_i], -1.5f, 2.5f, 1000 + 10 * (uint64_t)_i);
+}
+END_TEST
+
+/* Every block size `cltrain tune` may store (bn_chunk) gives the references' numbers; the larger
+ * shapes split into several blocks per channel at each. */
+static const launch_param CHUNK_CHOICE[] = {LAUNCH_BN_CHUNK};
+
+START_TEST(every_chunk_choice_matches_references)
+{
+    device_ctx *d = tu_device();
+    char what[64];
+    ck_assert(tu_launch_pick(d, CHUNK_CHOICE, 1, _i, what, sizeof what));
+    for (size_t k = 3; k < sizeof SHAPES / sizeof *SHAPES; k++)
+        check_shape(SHAPES[k], -1.5f, 2.5f, 2000 + 10 * (uint64_t)k);
+    launch_defaults(&d->launch);
 }
 END_TEST
 
@@ -296,7 +312,8 @@ START_TEST(reference_backward_matches_finite_differences)
     tu_fill_uniform(wf, n, -1.0f, 1.5f, 42);
     tu_fill_uniform(gf, 3, 0.5f, 1.5f, 43);
     tu_fill_uniform(bf, 3, 0.1f, 0.6f, 44);
-    double *x = tu_to_double(xf, n), *w = tu_to_double(wf, n), *g = tu_to_double(gf, 3), *b = tu_to_double(bf, 3);
+    double *x = tu_to_double(xf, n), *w = tu_to_double(wf, n), *g = tu_to_double(gf, 3),
+           *b = tu_to_double(bf, 3);
     double *y = tu_alloc(n * sizeof(double)), *dx = tu_alloc(n * sizeof(double)), mean[3], is[3], dg[3],
            db[3];
     ref_forward_d(x, g, b, N, C, HW, y, mean, is);
@@ -423,6 +440,7 @@ static Suite *suite(void)
     tcase_add_test(tc, reference_backward_matches_finite_differences);
     tcase_add_test(tc, backward_without_dx_gives_parameter_gradients);
     tcase_add_test(tc, bad_arguments_fail_with_a_sentence);
+    tcase_add_loop_test(tc, every_chunk_choice_matches_references, 0, tu_launch_count(CHUNK_CHOICE, 1));
     suite_add_tcase(s, tc);
     return s;
 }

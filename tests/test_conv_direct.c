@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,8 +48,9 @@ static void ref_dx(double *dx, const float *g, const float *w, int N, int C, int
                             for (int kx = 0; kx < k; kx++) {
                                 int yy = i + ky - k / 2, xx = j + kx - k / 2;
                                 if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
-                                dx[((n * C + c) * H + yy) * W + xx] += (double)g[((n * F + f) * H + i) * W + j] *
-                                                                       w[((f * C + c) * k + ky) * k + kx];
+                                dx[((n * C + c) * H + yy) * W + xx] +=
+                                    (double)g[((n * F + f) * H + i) * W + j] *
+                                    w[((f * C + c) * k + ky) * k + kx];
                             }
 }
 
@@ -65,8 +67,9 @@ static void ref_dw(double *dw, const float *g, const float *x, int N, int C, int
                             for (int kx = 0; kx < k; kx++) {
                                 int yy = i + ky - k / 2, xx = j + kx - k / 2;
                                 if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
-                                dw[((f * C + c) * k + ky) * k + kx] += (double)g[((n * F + f) * H + i) * W + j] *
-                                                                       x[((n * C + c) * H + yy) * W + xx];
+                                dw[((f * C + c) * k + ky) * k + kx] +=
+                                    (double)g[((n * F + f) * H + i) * W + j] *
+                                    x[((n * C + c) * H + yy) * W + xx];
                             }
 }
 
@@ -91,13 +94,19 @@ static void check_ref_grad(const double *grad, float *v, size_t nv, float *x, fl
         }
         v[i] = keep;
         double fd = (l[1] - l[0]) / ((double)at[1] - at[0]);
-        ck_assert_msg(fabs(fd - grad[i]) <= 1e-9 * (1.0 + fabs(fd)), "reference gradient [%zu] %g, finite "
-                      "difference %g", i, grad[i], fd);
+        ck_assert_msg(fabs(fd - grad[i]) <= 1e-9 * (1.0 + fabs(fd)),
+                      "reference gradient [%zu] %g, finite "
+                      "difference %g",
+                      i, grad[i], fd);
     }
     free(y);
 }
 
-static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
+/* what the launch-choice test has set, for the failure messages */
+static char launch_note[64];
+
+/* Compares the direct path and, with both, im2col + GEMM too, with the double references. */
+static void direct_case_paths(int N, int C, int H, int W, int F, int k, uint64_t seed, int both)
 {
     device_ctx *d = tu_device();
     size_t nx = (size_t)N * C * H * W, nw = (size_t)F * C * k * k, ny = (size_t)N * F * H * W;
@@ -122,12 +131,16 @@ static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
         check_ref_grad(rdw, w, nw, x, w, g, N, C, H, W, F, k);
     }
 
-    cl_mem bx = tu_upload(d, x, nx), bw = tu_upload(d, w, nw), bb = tu_upload(d, b, F), bg = tu_upload(d, g, ny);
+    cl_mem bx = tu_upload(d, x, nx), bw = tu_upload(d, w, nw), bb = tu_upload(d, b, F),
+           bg = tu_upload(d, g, ny);
     cl_mem by = device_alloc(d, ny * 4, "y"), bdx = device_alloc(d, nx * 4, "dx"),
            bdw = device_alloc(d, nw * 4, "dw"), bdb = device_alloc(d, F * 4, "db");
     ck_assert_msg(by && bdx && bdw && bdb, "%s", d->error);
     float *out[2][3];
-    for (int algo = 0; algo < 2; algo++) {
+    for (int algo = 0; algo < 1 + both; algo++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s%s%s", algo ? "gemm" : "direct", launch_note[0] ? " " : "",
+                 launch_note);
         setenv("CLTRAIN_CONV_ALGO", algo ? "gemm" : "direct", 1);
         TU_OK(d, device_fill(d, by, NAN, 0, ny)); /* every element must be written */
         TU_OK(d, device_fill(d, bdx, NAN, 0, nx));
@@ -139,17 +152,16 @@ static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
         out[algo][1] = tu_download(d, bdx, nx);
         out[algo][2] = tu_download(d, bdw, nw);
         float *gdb = tu_download(d, bdb, F);
-        ck_assert_msg(tu_max_rel_err(gdb, rdb, F) <= 1e-4, "%s db: %g", algo ? "gemm" : "direct",
-                      tu_max_rel_err(gdb, rdb, F));
+        ck_assert_msg(tu_max_rel_err(gdb, rdb, F) <= 1e-4, "%s db: %g", name, tu_max_rel_err(gdb, rdb, F));
         free(gdb);
         /* dw sums N*H*W positive products per weight, in 4-16 float lanes over at most 65536 pixels */
-        ck_assert_msg(tu_max_rel_err(out[algo][2], rdw, nw) <= 1e-4, "%s dw %dx%dx%dx%d F%d k%d: %g",
-                      algo ? "gemm" : "direct", N, C, H, W, F, k, tu_max_rel_err(out[algo][2], rdw, nw));
+        ck_assert_msg(tu_max_rel_err(out[algo][2], rdw, nw) <= 1e-4, "%s dw %dx%dx%dx%d F%d k%d: %g", name, N,
+                      C, H, W, F, k, tu_max_rel_err(out[algo][2], rdw, nw));
         /* sums of C*k*k (forward) and F*k*k (dx) positive products: 1e-4 holds */
         ck_assert_msg(tu_max_rel_err(out[algo][0], ry, ny) <= 1e-4, "%s forward %dx%dx%dx%d F%d k%d: %g",
-                      algo ? "gemm" : "direct", N, C, H, W, F, k, tu_max_rel_err(out[algo][0], ry, ny));
-        ck_assert_msg(tu_max_rel_err(out[algo][1], rdx, nx) <= 1e-4, "%s dx %dx%dx%dx%d F%d k%d: %g",
-                      algo ? "gemm" : "direct", N, C, H, W, F, k, tu_max_rel_err(out[algo][1], rdx, nx));
+                      name, N, C, H, W, F, k, tu_max_rel_err(out[algo][0], ry, ny));
+        ck_assert_msg(tu_max_rel_err(out[algo][1], rdx, nx) <= 1e-4, "%s dx %dx%dx%dx%d F%d k%d: %g", name, N,
+                      C, H, W, F, k, tu_max_rel_err(out[algo][1], rdx, nx));
     }
     unsetenv("CLTRAIN_CONV_ALGO");
     /* the direct path twice gives the same bits */
@@ -165,10 +177,16 @@ static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
     for (int i = 0; i < 8; i++)
         clReleaseMemObject(bufs[i]);
     free(rdb);
-    void *hs[] = {x, w, b, g, ry, rdx, rdw, y2, dx2, dw2, out[0][0], out[0][1], out[0][2], out[1][0], out[1][1],
-                  out[1][2]};
-    for (int i = 0; i < 16; i++)
+    void *hs[] = {x, w, b, g, ry, rdx, rdw, y2, dx2, dw2, out[0][0], out[0][1], out[0][2]};
+    for (int i = 0; i < 13; i++)
         free(hs[i]);
+    for (int i = 0; i < 3 && both; i++)
+        free(out[1][i]);
+}
+
+static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
+{
+    direct_case_paths(N, C, H, W, F, k, seed, 1);
 }
 
 /* W 1..4 takes 4-pixel vectors, 5..8 8-pixel, wider 16 (with a partial last one unless a multiple);
@@ -200,6 +218,46 @@ START_TEST(direct_in_several_chunks)
 }
 END_TEST
 
+/* Every launch choice of the direct kernels `cltrain tune` may store computes the same numbers: one
+ * iteration per non-default candidate, on shapes that exercise them: a row narrower than any vector,
+ * k 5 (one filter per weight-gradient item) with F 6, F 16, a wide row (the group rule applies) of 12
+ * rows, and 20 images of 30x30 whose weight gradient needs two groups at 16384 pixels per partial. */
+static const launch_param DIRECT_CHOICES[] = {LAUNCH_CONV_VW, LAUNCH_CONV_FB, LAUNCH_CONV_GROUP,
+                                              LAUNCH_WGRAD_FB, LAUNCH_WGRAD_PIXELS};
+#define NDIRECT_CHOICES ((int)(sizeof DIRECT_CHOICES / sizeof DIRECT_CHOICES[0]))
+
+START_TEST(every_launch_choice_matches_reference)
+{
+    device_ctx *d = tu_device();
+    ck_assert(tu_launch_pick(d, DIRECT_CHOICES, NDIRECT_CHOICES, _i, launch_note, sizeof launch_note));
+    direct_case_paths(2, 3, 7, 1, 4, 3, 21, 0);
+    direct_case_paths(1, 3, 9, 8, 6, 5, 22, 0);
+    direct_case_paths(1, 2, 11, 37, 16, 3, 23, 0);
+    direct_case_paths(2, 3, 12, 70, 8, 3, 24, 0);
+    direct_case_paths(20, 2, 30, 30, 2, 3, 25, 0);
+    launch_defaults(&d->launch);
+    launch_note[0] = '\0';
+}
+END_TEST
+
+/* The conv_algo choice picks the path unless CLTRAIN_CONV_ALGO names one. */
+START_TEST(conv_algo_choice_picks_the_path)
+{
+    device_ctx *d = tu_device();
+    unsetenv("CLTRAIN_CONV_ALGO");
+    int by_type = (d->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    ck_assert_int_eq(ops_conv_use_direct(d), by_type);
+    d->launch.v[LAUNCH_CONV_ALGO] = 1;
+    ck_assert_int_eq(ops_conv_use_direct(d), 1);
+    d->launch.v[LAUNCH_CONV_ALGO] = 2;
+    ck_assert_int_eq(ops_conv_use_direct(d), 0);
+    setenv("CLTRAIN_CONV_ALGO", "direct", 1);
+    ck_assert_int_eq(ops_conv_use_direct(d), 1);
+    unsetenv("CLTRAIN_CONV_ALGO");
+    launch_defaults(&d->launch);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conv_direct");
@@ -207,6 +265,9 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, direct_matches_reference);
     tcase_add_test(tc, direct_in_several_chunks);
+    tcase_add_loop_test(tc, every_launch_choice_matches_reference, 0,
+                        tu_launch_count(DIRECT_CHOICES, NDIRECT_CHOICES));
+    tcase_add_test(tc, conv_algo_choice_picks_the_path);
     suite_add_tcase(s, tc);
     return s;
 }

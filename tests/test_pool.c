@@ -37,7 +37,8 @@ static void ref_backward(double *dx, const float *dy, const size_t *arg, size_t 
 }
 
 static const int SHAPES[][4] = {
-    {1, 1, 2, 2}, {1, 1, 3, 3}, {1, 1, 2, 9}, {2, 3, 7, 5}, {1, 4, 16, 16}, {3, 2, 33, 31}, {2, 1, 9, 64},
+    {1, 1, 2, 2},   {1, 1, 3, 3},  {1, 1, 2, 9},   {2, 3, 7, 5}, {1, 4, 16, 16},
+    {3, 2, 33, 31}, {2, 1, 9, 64}, {1, 2, 6, 600}, /* rows of 38 items: wider than some group choices */
 };
 
 /* Runs one shape on x and checks y, dx (pre-filled with NaN so an unwritten element shows). */
@@ -87,6 +88,25 @@ START_TEST(matches_reference_on_distinct_values)
         check_shape(SHAPES[k], x);
         free(x);
     }
+}
+END_TEST
+
+/* Every work-group choice `cltrain tune` may store (pool_group) gives the same exact results. */
+static const launch_param POOL_CHOICE[] = {LAUNCH_POOL_GROUP};
+
+START_TEST(every_group_choice_matches_reference)
+{
+    device_ctx *d = tu_device();
+    char what[64];
+    ck_assert(tu_launch_pick(d, POOL_CHOICE, 1, _i, what, sizeof what));
+    for (size_t k = 0; k < sizeof SHAPES / sizeof *SHAPES; k++) {
+        size_t n = (size_t)SHAPES[k][0] * SHAPES[k][1] * SHAPES[k][2] * SHAPES[k][3];
+        float *x = tu_alloc(n * sizeof(float));
+        tu_fill_uniform(x, n, -2.0f, 2.0f, 300 + k);
+        check_shape(SHAPES[k], x);
+        free(x);
+    }
+    launch_defaults(&d->launch);
 }
 END_TEST
 
@@ -208,6 +228,7 @@ static Suite *suite(void)
     tcase_add_test(tc, reference_backward_matches_finite_differences);
     tcase_add_test(tc, nan_propagates_forward);
     tcase_add_test(tc, bad_shapes_fail_with_a_sentence);
+    tcase_add_loop_test(tc, every_group_choice_matches_reference, 0, tu_launch_count(POOL_CHOICE, 1));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -414,6 +414,8 @@ START_TEST(cli_usage_errors_exit_2)
     ck_assert_int_eq(run_tune("--budget", "many", NULL), 2);
     ck_assert_int_eq(run_tune("--seed", "-3", NULL), 2);
     ck_assert_int_eq(run_tune("--frobnicate", NULL, NULL), 2);
+    ck_assert_int_eq(run_tune("--only", "everything", NULL), 2);
+    ck_assert_int_eq(run_tune("--only", NULL, NULL), 2);
     setenv("CLTRAIN_NO_CACHE", "1", 1);
     ck_assert_int_eq(run_tune("--device", "0", NULL),
                      2); /* nowhere to store: refused before minutes of work */

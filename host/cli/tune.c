@@ -1,6 +1,7 @@
-/* tune.c: `cltrain tune [--device SPEC] [--budget N] [--seed N] [--show]`: tunes CLBlast's SGEMM
- * parameters on each selected device, prints GFLOP/s per shape before and after, and stores the
- * result where every later process that opens the device picks it up (tune_apply).
+/* tune.c: `cltrain tune [--device SPEC] [--budget N] [--seed N] [--only gemm|kernels] [--show]`: tunes
+ * CLBlast's SGEMM parameters on each selected device (GFLOP/s per shape before and after), then the
+ * launch choices of cltrain's own kernels (training-step times before and after), and stores both
+ * where every later process that opens the device picks them up (tune_apply, launch_load).
  *
  * It uses only the library (no other cli/ file), so the test suite can drive it directly. */
 #include "tune.h"
@@ -10,13 +11,19 @@
 #include <string.h>
 
 #include "cltrain/device.h"
+#include "cltrain/launch_tune.h"
 #include "cltrain/tune.h"
 
 static const char TUNE_USAGE[] =
-    "usage: cltrain tune [--device SPEC] [--budget N] [--seed N] [--show]\n"
-    "  measures CLBlast SGEMM parameter sets on the device (N candidates, default 20; each costs one\n"
-    "  CLBlast compile, ~8 s on a small CPU) and stores the fastest in the kernel cache directory;\n"
-    "  --show prints what is stored. CLTRAIN_NO_TUNE=1 makes other commands ignore stored sets.\n";
+    "usage: cltrain tune [--device SPEC] [--budget N] [--seed N] [--only gemm|kernels] [--show]\n"
+    "  gemm: measures CLBlast SGEMM parameter sets on the device (N candidates, default 20; each costs\n"
+    "  one CLBlast compile, ~8 s on a small CPU); kernels: times training steps of the study's CNN under\n"
+    "  each launch choice of cltrain's own kernels (conv algorithm, vector widths, work-group sizes;\n"
+    "  a minute or two on a small CPU). Both by default. The fastest are stored in the kernel cache\n"
+    "  directory and used by every later command on that device; --show prints what is stored.\n"
+    "  CLTRAIN_NO_TUNE=1 makes other commands ignore what is stored.\n";
+
+enum { TUNE_GEMM = 1, TUNE_KERNELS = 2 };
 
 static int parse_int(const char *opt, const char *text, int lo, int hi, int *out)
 {
@@ -69,26 +76,64 @@ static int show(const device_info *info)
         printf("  %s\n", path);
         print_params(&p);
     }
+    launch_set ls;
+    char text[512];
+    launch_file_path(info, path, sizeof path);
+    rc = launch_load(info, &ls, why, sizeof why);
+    if (rc == 0) printf("  no tuned launch choices stored: the defaults\n");
+    if (rc < 0) printf("  %s is ignored: %s\n", path, why);
+    if (rc > 0) printf("  %s\n", path);
+    launch_format(&ls, text, sizeof text);
+    printf("  launch choices: %s\n", text);
     return 0;
 }
 
-static int tune_one(const device_info *info, int budget, unsigned seed)
+/* The launch choices of cltrain's own kernels, timed on training steps (launch_tune.h). */
+static int tune_kernels(device_ctx *d)
+{
+    launch_search s = {.reps = 5, .min_gain = 0.03, .log = stdout};
+    s.workloads = launch_tune_default_workloads(&s.nworkloads);
+    printf("\ntuning cltrain's kernels: one training step per candidate and workload (");
+    for (int i = 0; i < s.nworkloads; i++)
+        printf("%s%dx%dx%d batch %d", i ? ", " : "", s.workloads[i].channels, s.workloads[i].size,
+               s.workloads[i].size, s.workloads[i].batch);
+    printf("), median of %d\n", s.reps);
+    fflush(stdout);
+    launch_result r;
+    if (launch_tune(d, &s, &r) != 0) {
+        fprintf(stderr, "cltrain: %s\n", d->error);
+        return -1;
+    }
+    char text[512], path[1200], err[CT_ERR_LEN];
+    for (int i = 0; i < s.nworkloads; i++)
+        printf("  %dx%dx%d batch %-4d step %8.1f ms -> %8.1f ms  %.2fx\n", s.workloads[i].channels,
+               s.workloads[i].size, s.workloads[i].size, s.workloads[i].batch, r.before_ms[i], r.after_ms[i],
+               r.before_ms[i] / r.after_ms[i]);
+    launch_format(&r.best, text, sizeof text);
+    printf("  %d candidates (%d failed), geometric mean speedup %.2fx\n  launch choices: %s\n", r.tried,
+           r.failed, r.speedup, text);
+    launch_file_path(&d->info, path, sizeof path);
+    char *notes = launch_tune_notes(&s, &r);
+    int rc = launch_store(&d->info, &r.best, notes, err, sizeof err);
+    free(notes);
+    if (rc != 0) {
+        fprintf(stderr, "cltrain: %s\n", err);
+        return -1;
+    }
+    printf("stored in %s: every process that opens this device now uses them\n", path);
+    return 0;
+}
+
+/* CLBlast's SGEMM parameters (tune.h). */
+static int tune_gemm(device_ctx *d, int budget, unsigned seed)
 {
     char err[CT_ERR_LEN];
-    device_ctx *d = device_open(info, err, sizeof err);
-    if (!d) {
-        fprintf(stderr, "cltrain: %s\n", err);
-        return 1;
-    }
     tune_space s;
     if (tune_default_space(&d->info, budget, seed, &s, err, sizeof err) != 0) {
         fprintf(stderr, "cltrain: %s\n", err);
-        device_close(d);
-        return 1;
+        return -1;
     }
     s.log = stdout;
-    printf("device %d: %s (%s, driver %s)\n", info->index, info->name, info->platform_name,
-           info->driver_version);
     printf(
         "tuning CLBlast SGEMM: %d Xgemm + %d XgemmDirect candidates, then %d + %d neighbours of the best\n",
         s.nxgemm, s.ndirect, s.refine_xgemm, s.refine_direct);
@@ -118,6 +163,21 @@ static int tune_one(const device_info *info, int budget, unsigned seed)
     }
     tune_result_free(&r);
     tune_space_free(&s);
+    return rc;
+}
+
+static int tune_one(const device_info *info, int budget, unsigned seed, int what)
+{
+    char err[CT_ERR_LEN];
+    device_ctx *d = device_open(info, err, sizeof err);
+    if (!d) {
+        fprintf(stderr, "cltrain: %s\n", err);
+        return 1;
+    }
+    printf("device %d: %s (%s, driver %s)\n", info->index, info->name, info->platform_name,
+           info->driver_version);
+    int rc = what & TUNE_GEMM ? tune_gemm(d, budget, seed) : 0;
+    if (rc == 0 && (what & TUNE_KERNELS)) rc = tune_kernels(d);
     device_close(d);
     return rc == 0 ? 0 : 1;
 }
@@ -125,7 +185,7 @@ static int tune_one(const device_info *info, int budget, unsigned seed)
 int cli_tune(int argc, char **argv)
 {
     const char *spec = "0";
-    int budget = 20, seed = 1, only_show = 0;
+    int budget = 20, seed = 1, only_show = 0, what = TUNE_GEMM | TUNE_KERNELS;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc) {
             spec = argv[++i];
@@ -133,6 +193,13 @@ int cli_tune(int argc, char **argv)
             if (parse_int("--budget", argv[++i], 1, 96, &budget) != 0) return 2;
         } else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
             if (parse_int("--seed", argv[++i], 0, 1 << 30, &seed) != 0) return 2;
+        } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+            const char *w = argv[++i];
+            what = !strcmp(w, "gemm") ? TUNE_GEMM : !strcmp(w, "kernels") ? TUNE_KERNELS : 0;
+            if (!what) {
+                fprintf(stderr, "cltrain tune: --only %s: expected gemm or kernels\n", w);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--show")) {
             only_show = 1;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -164,11 +231,12 @@ int cli_tune(int argc, char **argv)
         free(all);
         return 2;
     }
-    /* the baseline is CLBlast's own parameters, not a set stored by an earlier run */
+    /* the baseline is CLBlast's own parameters and the default launch choices, not what an earlier
+     * run stored */
     setenv("CLTRAIN_NO_TUNE", "1", 1);
     int rc = 0;
     for (int i = 0; i < nsel && rc == 0; i++)
-        rc = only_show ? show(&all[sel[i]]) : tune_one(&all[sel[i]], budget, (unsigned)seed);
+        rc = only_show ? show(&all[sel[i]]) : tune_one(&all[sel[i]], budget, (unsigned)seed, what);
     free(all);
     return rc;
 }

@@ -19,7 +19,8 @@ static void info_string(cl_device_id id, cl_device_info what, char *out, size_t 
     out[len - 1] = '\0';
     /* drivers pad some strings with spaces */
     size_t n = strlen(out);
-    while (n && isspace((unsigned char)out[n - 1])) out[--n] = '\0';
+    while (n && isspace((unsigned char)out[n - 1]))
+        out[--n] = '\0';
 }
 
 int device_list(device_info **out, int *count, char *err, size_t errlen)
@@ -76,14 +77,15 @@ int device_list(device_info **out, int *count, char *err, size_t errlen)
             info_string(ids[i], CL_DEVICE_VERSION, d->device_version, sizeof d->device_version);
             info_string(ids[i], CL_DEVICE_OPENCL_C_VERSION, d->c_version, sizeof d->c_version);
             clGetDeviceInfo(ids[i], CL_DEVICE_TYPE, sizeof d->type, &d->type, NULL);
-            clGetDeviceInfo(ids[i], CL_DEVICE_MAX_COMPUTE_UNITS, sizeof d->compute_units, &d->compute_units, NULL);
+            clGetDeviceInfo(ids[i], CL_DEVICE_MAX_COMPUTE_UNITS, sizeof d->compute_units, &d->compute_units,
+                            NULL);
             clGetDeviceInfo(ids[i], CL_DEVICE_GLOBAL_MEM_SIZE, sizeof d->global_mem, &d->global_mem, NULL);
             clGetDeviceInfo(ids[i], CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof d->max_alloc, &d->max_alloc, NULL);
             clGetDeviceInfo(ids[i], CL_DEVICE_LOCAL_MEM_SIZE, sizeof d->local_mem, &d->local_mem, NULL);
-            clGetDeviceInfo(ids[i], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof d->max_work_group, &d->max_work_group,
-                            NULL);
-            clGetDeviceInfo(ids[i], CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof d->base_align_bits, &d->base_align_bits,
-                            NULL);
+            clGetDeviceInfo(ids[i], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof d->max_work_group,
+                            &d->max_work_group, NULL);
+            clGetDeviceInfo(ids[i], CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof d->base_align_bits,
+                            &d->base_align_bits, NULL);
             if (d->base_align_bits < 8) d->base_align_bits = 1024;
             n++;
         }
@@ -92,9 +94,10 @@ int device_list(device_info **out, int *count, char *err, size_t errlen)
     free(plats);
     if (n == 0) {
         free(all);
-        snprintf(err, errlen,
-                 "the OpenCL platforms installed offer no device: install your GPU vendor's OpenCL driver, or "
-                 "Debian's pocl-opencl-icd to run on the CPU");
+        snprintf(
+            err, errlen,
+            "the OpenCL platforms installed offer no device: install your GPU vendor's OpenCL driver, or "
+            "Debian's pocl-opencl-icd to run on the CPU");
         return -1;
     }
     *out = all;
@@ -129,7 +132,8 @@ static int add_selected(int idx, int *sel, int max_sel, int *nsel)
     return 0;
 }
 
-static int select_by_type(cl_device_type type, const device_info *all, int count, int *sel, int max_sel, int *nsel)
+static int select_by_type(cl_device_type type, const device_info *all, int count, int *sel, int max_sel,
+                          int *nsel)
 {
     for (int i = 0; i < count; i++)
         if (all[i].type & type) add_selected(i, sel, max_sel, nsel);
@@ -144,7 +148,8 @@ int device_select(const char *spec, const device_info *all, int count, int *sel,
     *nsel = 0;
     if (!spec || !*spec) spec = "0";
     if (!strcasecmp(spec, "all")) {
-        for (int i = 0; i < count && i < max_sel; i++) sel[(*nsel)++] = i;
+        for (int i = 0; i < count && i < max_sel; i++)
+            sel[(*nsel)++] = i;
         return 0;
     }
     if (!strcasecmp(spec, "cpu") || !strcasecmp(spec, "gpu")) {
@@ -160,7 +165,8 @@ int device_select(const char *spec, const device_info *all, int count, int *sel,
     if (numeric) {
         const char *c = spec;
         while (*c) {
-            while (*c == ',' || isspace((unsigned char)*c)) c++;
+            while (*c == ',' || isspace((unsigned char)*c))
+                c++;
             if (!*c) break;
             char *end;
             long v = strtol(c, &end, 10);
@@ -183,8 +189,28 @@ int device_select(const char *spec, const device_info *all, int count, int *sel,
         if (strcasestr(all[i].name, spec) || strcasestr(all[i].platform_name, spec))
             add_selected(i, sel, max_sel, nsel);
     if (*nsel) return 0;
-    snprintf(err, errlen, "--device %s: no device's name contains \"%s\"; the devices are %s", spec, spec, there);
+    snprintf(err, errlen, "--device %s: no device's name contains \"%s\"; the devices are %s", spec, spec,
+             there);
     return -1;
+}
+
+int device_tuning_off(void)
+{
+    const char *off = getenv("CLTRAIN_NO_TUNE");
+    return off && *off && strcmp(off, "0") != 0;
+}
+
+/* The launch choices `cltrain tune` stored for this device, else the defaults; a file that cannot be
+ * used costs one warning, never the run. */
+static void launch_apply(device_ctx *d)
+{
+    launch_defaults(&d->launch);
+    if (device_tuning_off()) return;
+    char why[512], path[1200];
+    if (launch_load(&d->info, &d->launch, why, sizeof why) < 0) {
+        launch_file_path(&d->info, path, sizeof path);
+        fprintf(stderr, "cltrain: warning: ignoring tuned launch choices in %s: %s\n", path, why);
+    }
 }
 
 device_ctx *device_open(const device_info *info, char *err, size_t errlen)
@@ -199,23 +225,23 @@ device_ctx *device_open(const device_info *info, char *err, size_t errlen)
     cl_int st;
     d->context = clCreateContext(props, 1, &info->id, NULL, NULL, &st);
     if (st != CL_SUCCESS) {
-        snprintf(err, errlen, "creating an OpenCL context on device %d (%s) failed: %s", info->index, info->name,
-                 device_cl_error(st));
+        snprintf(err, errlen, "creating an OpenCL context on device %d (%s) failed: %s", info->index,
+                 info->name, device_cl_error(st));
         free(d);
         return NULL;
     }
     d->queue = clCreateCommandQueue(d->context, info->id, 0, &st);
     if (st != CL_SUCCESS) {
-        snprintf(err, errlen, "creating a command queue on device %d (%s) failed: %s", info->index, info->name,
-                 device_cl_error(st));
+        snprintf(err, errlen, "creating a command queue on device %d (%s) failed: %s", info->index,
+                 info->name, device_cl_error(st));
         clReleaseContext(d->context);
         free(d);
         return NULL;
     }
     tune_apply(d); /* the CLBlast GEMM parameters `cltrain tune` stored for this device, if any */
+    launch_apply(d);
     return d;
 }
-
 
 void device_close(device_ctx *d)
 {
@@ -294,8 +320,9 @@ int device_fill(device_ctx *d, cl_mem buf, float value, size_t offset_floats, si
 {
     if (count == 0) return 0;
     return device_check(d,
-                        clEnqueueFillBuffer(d->queue, buf, &value, sizeof value, offset_floats * sizeof(float),
-                                            count * sizeof(float), 0, NULL, NULL),
+                        clEnqueueFillBuffer(d->queue, buf, &value, sizeof value,
+                                            offset_floats * sizeof(float), count * sizeof(float), 0, NULL,
+                                            NULL),
                         "filling a buffer");
 }
 
@@ -304,13 +331,15 @@ int device_run(device_ctx *d, cl_kernel k, cl_uint dims, const size_t *global, c
 {
     for (cl_uint i = 0; i < dims; i++)
         if (global[i] == 0) return 0;
-    return device_check(d, clEnqueueNDRangeKernel(d->queue, k, dims, NULL, global, local, 0, NULL, NULL), what);
+    return device_check(d, clEnqueueNDRangeKernel(d->queue, k, dims, NULL, global, local, 0, NULL, NULL),
+                        what);
 }
 
 int device_run_1d(device_ctx *d, cl_kernel k, size_t n, const char *what)
 {
-    size_t local = 64;
-    if (local > d->info.max_work_group) local = d->info.max_work_group;
+    int wg = d->launch.v[LAUNCH_WG_1D];
+    if (wg < 0) return device_run(d, k, 1, &n, NULL, what); /* the driver's choice */
+    size_t local = (size_t)wg < d->info.max_work_group ? (size_t)wg : d->info.max_work_group;
     size_t global = (n + local - 1) / local * local;
     return device_run(d, k, 1, &global, &local, what);
 }

@@ -11,15 +11,11 @@
 
 #include <clblast_c.h>
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 const char *const tune_xgemm_names[TUNE_XGEMM_N] = {"GEMMK", "KREG",  "KWG",   "KWI", "MDIMA", "MDIMC",
                                                     "MWG",   "NDIMB", "NDIMC", "NWG", "SA",    "SB",
@@ -185,25 +181,9 @@ int tune_install(device_ctx *d, const tune_params *p)
 
 /* ---- the file ---- */
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return (h ^ 0xff) * 0x100000001b3ULL; /* separator, so ("ab","c") and ("a","bc") differ */
-}
-
 void tune_file_path(const device_info *info, char *out, size_t len)
 {
-    char dir[1024];
-    device_cache_dir(dir, sizeof dir);
-    out[0] = '\0';
-    if (!dir[0]) return;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    h = fnv(h, info->platform_name);
-    h = fnv(h, info->name);
-    h = fnv(h, info->driver_version);
-    h = fnv(h, info->device_version);
-    snprintf(out, len, "%s/clblast-%016llx.json", dir, (unsigned long long)h);
+    device_cache_file(info, "clblast", out, len);
 }
 
 static cJSON *kernel_object(const char *const *names, const size_t *values, int n)
@@ -264,10 +244,7 @@ int tune_store(const device_info *info, const tune_params *p, const tune_result 
     cJSON_AddStringToObject(root, "format", FILE_FORMAT);
     cJSON_AddNumberToObject(root, "version", FILE_VERSION);
     cJSON_AddStringToObject(root, "clblast", CLBLAST_VERSION);
-    cJSON_AddStringToObject(root, "platform", info->platform_name);
-    cJSON_AddStringToObject(root, "device", info->name);
-    cJSON_AddStringToObject(root, "driver", info->driver_version);
-    cJSON_AddStringToObject(root, "device_version", info->device_version);
+    device_identity_add(root, info);
     cJSON_AddItemToObject(root, "kernels", kernels);
     if (p->has_xgemm)
         cJSON_AddItemToObject(kernels, "Xgemm", kernel_object(tune_xgemm_names, p->xgemm, TUNE_XGEMM_N));
@@ -285,28 +262,9 @@ int tune_store(const device_info *info, const tune_params *p, const tune_result 
         snprintf(err, errlen, "out of host memory writing %s", path);
         return -1;
     }
-    char dir[1024];
-    device_cache_dir(dir, sizeof dir);
-    device_make_dirs(dir);
-    char tmp[1300];
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        free(text);
-        return -1;
-    }
-    size_t n = strlen(text);
-    int ok = fwrite(text, 1, n, f) == n && fputc('\n', f) != EOF;
+    int rc = device_cache_write(path, text, err, errlen);
     free(text);
-    if (fclose(f) != 0) ok = 0;
-    /* rename is atomic: a process opening the device reads the old file or the new one, never half */
-    if (!ok || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 static int bad(char *why, size_t len, const char *text)
@@ -369,10 +327,7 @@ static int parse_file(const char *text, const device_info *info, tune_params *p,
     } else if (!same_string(root, "clblast", CLBLAST_VERSION)) {
         snprintf(why, len, "it was tuned for another CLBlast version (this is %s); run `cltrain tune` again",
                  CLBLAST_VERSION);
-    } else if (!same_string(root, "platform", info->platform_name) ||
-               !same_string(root, "device", info->name) ||
-               !same_string(root, "driver", info->driver_version) ||
-               !same_string(root, "device_version", info->device_version)) {
+    } else if (!device_identity_same(root, info)) {
         bad(why, len, "it belongs to another device or driver");
     } else if (!cJSON_IsObject(kernels)) {
         bad(why, len, "it has no \"kernels\" object");
@@ -419,19 +374,9 @@ int tune_load(const device_info *info, tune_params *p, char *why, size_t whylen)
     char path[1200];
     tune_file_path(info, path, sizeof path);
     if (!path[0]) return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    char *text = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (n < 0 || n > (1 << 20) || fseek(f, 0, SEEK_SET) != 0 || !(text = malloc((size_t)n + 1)) ||
-        fread(text, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(text);
-        return bad(why, whylen, "it cannot be read");
-    }
-    fclose(f);
-    text[n] = '\0';
+    int missing;
+    char *text = device_cache_read(path, &missing);
+    if (!text) return missing ? 0 : bad(why, whylen, "it cannot be read");
     int rc = parse_file(text, info, p, why, whylen);
     free(text);
     if (rc != 0) memset(p, 0, sizeof *p);
@@ -440,8 +385,7 @@ int tune_load(const device_info *info, tune_params *p, char *why, size_t whylen)
 
 int tune_apply(device_ctx *d)
 {
-    const char *off = getenv("CLTRAIN_NO_TUNE");
-    if (off && *off && strcmp(off, "0") != 0) return 0;
+    if (device_tuning_off()) return 0;
     tune_params p;
     char why[512], path[1200];
     int rc = tune_load(&d->info, &p, why, sizeof why);

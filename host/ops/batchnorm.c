@@ -1,7 +1,7 @@
 /* batchnorm.c: batch normalization (training with batch statistics and PyTorch's running-statistics
  * update, inference with the running statistics, and backward), enqueueing cl/batchnorm.cl.
  *
- * The per-channel reductions are two-stage (blocks of BN_CHUNK elements, one work-item each, then
+ * The per-channel reductions are two-stage (blocks of bn_chunk elements, one work-item each, then
  * one work-item per channel over the blocks' partials, see the kernel file); the partials live in
  * the device workspace only between the two launches. */
 #include "cltrain/ops.h"
@@ -9,10 +9,6 @@
 #include <limits.h>
 #include <stdio.h>
 
-/* elements of a channel each stage-1 work-item sums (in 16 lanes of 512): enough to amortise a
- * work-item, few enough that a 224x224 channel still gives hundreds of blocks and each lane's float
- * sum stays short */
-#define BN_CHUNK 8192
 /* floats per work-item of the element-wise kernels (VEC in cl/batchnorm.cl) */
 #define BN_VEC 16
 
@@ -32,9 +28,12 @@ static int bn_plan(device_ctx *d, const char *what, int N, int C, int HW, bn_lau
                            "batch norm %s over N=%d, C=%d, HW=%d has more than %d elements, which its "
                            "kernels cannot index",
                            what, N, C, HW, INT_MAX);
-    int n = N * HW;
-    lp->parts = (n + BN_CHUNK - 1) / BN_CHUNK;
-    snprintf(lp->options, sizeof lp->options, "-DCHUNK=%d", BN_CHUNK);
+    /* elements of a channel each stage-1 work-item sums in 16 lanes, the launch choice bn_chunk (8192
+     * by default: enough to amortise a work-item, few enough that a 224x224 channel still gives
+     * hundreds of blocks and each lane's float sum stays short) */
+    int n = N * HW, chunk = d->launch.v[LAUNCH_BN_CHUNK];
+    lp->parts = (n + chunk - 1) / chunk;
+    snprintf(lp->options, sizeof lp->options, "-DCHUNK=%d", chunk);
     return 0;
 }
 

@@ -9,16 +9,21 @@
 #include "cltrain/ops.h"
 #include "internal.h"
 
-/* pixels per vector: the narrowest of 4, 8, 16 that covers a row, 16 for wider rows */
-static int direct_vw(int W)
+/* pixels per vector: the narrowest of 4, 8, 16 that covers a row, at most the launch choice conv_vw */
+static int direct_vw(const device_ctx *d, int W)
 {
-    return W <= 4 ? 4 : W <= 8 ? 8 : 16;
+    int vw = W <= 4 ? 4 : W <= 8 ? 8 : 16, most = d->launch.v[LAUNCH_CONV_VW];
+    return vw < most ? vw : most;
 }
 
-/* filters per work-item: 8 accumulators of 16 lanes fit AVX-512's 32 registers beside the input */
-static int direct_fb(int F)
+/* filters per work-item: the largest power of two that divides F, at most conv_fb (by default 8:
+ * 8 accumulators of 16 lanes fit AVX-512's 32 registers beside the input) */
+static int direct_fb(const device_ctx *d, int F)
 {
-    return F % 8 == 0 ? 8 : F % 4 == 0 ? 4 : F % 2 == 0 ? 2 : 1;
+    int fb = d->launch.v[LAUNCH_CONV_FB];
+    while (F % fb)
+        fb /= 2;
+    return fb;
 }
 
 int ops_conv_use_direct(device_ctx *d)
@@ -26,6 +31,8 @@ int ops_conv_use_direct(device_ctx *d)
     const char *env = getenv("CLTRAIN_CONV_ALGO");
     if (env && !strcmp(env, "direct")) return 1;
     if (env && !strcmp(env, "gemm")) return 0;
+    int algo = d->launch.v[LAUNCH_CONV_ALGO];
+    if (algo) return algo == 1;
     /* a GPU runs CLBlast's tiled GEMMs well; on a CPU (PoCL) the direct kernel avoids im2col's k*k-fold
      * traffic and measured 3-10x faster on every layer of the study's CNN down to 4x4 (2x2 a tie),
      * see perf/RESULTS.md */
@@ -35,24 +42,27 @@ int ops_conv_use_direct(device_ctx *d)
 /* out [N, O, H, W] = conv(in [N, I, H, W], weights at w_off of wbuf [O, I, k, k], or with flip those of
  * the layer [I, O, k, k] transposed and rotated) (+ b unless NULL),
  * the images padded a chunk at a time into ws from float pad_off on, chunks of at most nb images */
-static int direct_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_off, int flip, cl_mem b, cl_mem ws,
-                      int pad_off, int nb, int N, int I, int H, int W, int O, int k)
+static int direct_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_off, int flip, cl_mem b,
+                      cl_mem ws, int pad_off, int nb, int N, int I, int H, int W, int O, int k)
 {
-    int vw = direct_vw(W), fb = direct_fb(O);
+    int vw = direct_vw(d, W), fb = direct_fb(d, O);
     int nvec = (W + vw - 1) / vw, padw = nvec * vw + k - 1, ph = H + k - 1;
     char options[64];
     snprintf(options, sizeof options, "-DKS=%d -DVW=%d -DFB=%d%s", k, vw, fb, flip ? " -DFLIP" : "");
     cl_kernel kp = device_kernel(d, "conv_direct.cl", "conv_pad", options);
     cl_kernel kc = kp ? device_kernel(d, "conv_direct.cl", "conv_direct_forward", options) : NULL;
     if (!kc) return -1;
-    /* on wide images, work-groups of whole rows of vectors, as many rows (a divisor of H) as keep them
-     * within 64 items: left to the driver, PoCL chose groups that ran the 224x224 first layer at half
-     * the rate of the others; on small images (W < 64) its own choice measured as fast or faster */
-    size_t ly = 1, lcs[3] = {(size_t)nvec, 1, 1};
+    /* work-groups of whole rows of vectors, as many rows (a divisor of H) as keep them within conv_group
+     * items. The rule (0) does so with 64 items on wide images only: left to the driver, PoCL chose
+     * groups that ran the 224x224 first layer at half the rate of the others; on small images (W < 64)
+     * its own choice measured as fast or faster. */
+    int group = d->launch.v[LAUNCH_CONV_GROUP];
+    size_t most = group > 0 ? (size_t)group : 64, ly = 1, lcs[3] = {(size_t)nvec, 1, 1};
     for (size_t t = 2; t <= (size_t)H; t++)
-        if (H % t == 0 && lcs[0] * t <= 64) ly = t;
+        if (H % t == 0 && lcs[0] * t <= most) ly = t;
     lcs[1] = ly;
-    size_t *lc = W >= 64 && lcs[0] * ly <= d->info.max_work_group ? lcs : NULL;
+    int grouped = group > 0 || (group == 0 && W >= 64);
+    size_t *lc = grouped && lcs[0] * ly <= d->info.max_work_group ? lcs : NULL;
     for (int n0 = 0; n0 < N; n0 += nb) {
         int m = N - n0 < nb ? N - n0 : nb, plane0 = n0 * I;
         cl_int st = 0;
@@ -86,9 +96,9 @@ static int direct_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_o
 }
 
 /* floats of one image of I channels padded for the direct kernel */
-static size_t padded_image(int I, int H, int W, int k)
+static size_t padded_image(const device_ctx *d, int I, int H, int W, int k)
 {
-    int vw = direct_vw(W);
+    int vw = direct_vw(d, W);
     return (size_t)I * (H + k - 1) * (((size_t)W + vw - 1) / vw * vw + k - 1);
 }
 
@@ -102,17 +112,17 @@ static int direct_chunk(size_t avail, size_t per, int N)
 int ops_conv_direct_forward(device_ctx *d, cl_mem y, cl_mem x, cl_mem w, cl_mem b, int N, int C, int H, int W,
                             int F, int k, size_t workspace_floats)
 {
-    size_t per = padded_image(C, H, W, k);
+    size_t per = padded_image(d, C, H, W, k);
     int nb = direct_chunk(workspace_floats, per, N);
     cl_mem ws = device_workspace(d, per * nb * sizeof(float));
     if (!ws) return -1;
     return direct_run(d, y, x, w, 0, 0, b, ws, 0, nb, N, C, H, W, F, k);
 }
 
-int ops_conv_direct_input_grad(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem w, int N, int C, int H, int W, int F,
-                               int k, size_t workspace_floats)
+int ops_conv_direct_input_grad(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem w, int N, int C, int H, int W,
+                               int F, int k, size_t workspace_floats)
 {
-    size_t per = padded_image(F, H, W, k);
+    size_t per = padded_image(d, F, H, W, k);
     int nb = direct_chunk(workspace_floats, per, N);
     cl_mem ws = device_workspace(d, per * nb * sizeof(float));
     if (!ws) return -1;
@@ -120,19 +130,22 @@ int ops_conv_direct_input_grad(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem w, in
     return direct_run(d, dx, dy, w, 0, 1, none, ws, 0, nb, N, F, H, W, C, k);
 }
 
-/* pixels each lane of the weight gradient sums over at most (images per group x H x W / VW): short
- * float sums, and groups enough to keep the cores busy on the first layer */
-#define WG_PIXELS 65536
-
 int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem db, cl_mem dy, cl_mem x, int N, int C, int H,
                                 int W, int F, int k, size_t workspace_floats)
 {
-    int vw = direct_vw(W), fbw = k <= 3 && F % 2 == 0 ? 2 : 1;
+    /* filters per work-item: at most wgrad_fb, and one at k > 3, where FBW x k x k vector accumulators
+     * would no longer fit in registers */
+    int vw = direct_vw(d, W), fbw = k <= 3 ? d->launch.v[LAUNCH_WGRAD_FB] : 1;
+    while (F % fbw)
+        fbw /= 2;
     int nvec = (W + vw - 1) / vw, padw = nvec * vw + k - 1, ph = H + k - 1;
-    int hw = H * W, ipp = hw >= WG_PIXELS ? 1 : WG_PIXELS / hw;
+    /* pixels each lane sums over at most (images per group x H x W / VW): short float sums, and
+     * groups enough to keep the cores busy on the first layer */
+    int pixels = d->launch.v[LAUNCH_WGRAD_PIXELS];
+    int hw = H * W, ipp = hw >= pixels ? 1 : pixels / hw;
     if (ipp > N) ipp = N;
     int G = (N + ipp - 1) / ipp;
-    size_t nwt = (size_t)F * C * k * k, per = padded_image(C, H, W, k);
+    size_t nwt = (size_t)F * C * k * k, per = padded_image(d, C, H, W, k);
     /* per group nwt weight partials, then per group F bias partials */
     size_t parts = G > 1 ? ((size_t)G * (nwt + F) + 15) / 16 * 16 : 0;
     /* images per chunk: whole groups, as many as the workspace holds beside the partials */
@@ -141,8 +154,9 @@ int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem db, cl_mem dy, 
     if (groups_per_chunk < 1) groups_per_chunk = 1;
     int nb = groups_per_chunk * ipp < (size_t)N ? (int)(groups_per_chunk * ipp) : N;
     if ((double)parts + (double)per * nb > INT_MAX)
-        return device_fail(d, "conv weight gradient over C %d, %dx%d, F %d needs more workspace than its kernels index",
-                           C, H, W, F);
+        return device_fail(
+            d, "conv weight gradient over C %d, %dx%d, F %d needs more workspace than its kernels index", C,
+            H, W, F);
     cl_mem ws = device_workspace(d, (parts + per * nb) * sizeof(float));
     if (!ws) return -1;
     char options[64];

@@ -25,14 +25,18 @@ static int pool_check(device_ctx *d, const char *what, int N, int C, int H, int 
 }
 
 /* Both kernels run over (ceil(OW/8), OH, N*C), a work-item per run of 8 windows (PV in cl/pool.cl),
- * a work-group a whole row of runs times as many rows (a divisor of OH) as keep it within 64 items. */
+ * a work-group a whole row of runs times as many rows (a divisor of OH) as keep it within the launch
+ * choice pool_group (64 by default), or the driver's choice. */
 static int pool_run(device_ctx *d, cl_kernel k, int N, int C, int OH, int OW, const char *what)
 {
-    size_t gx = ((size_t)OW + 7) / 8, ly = 1;
+    size_t gx = ((size_t)OW + 7) / 8, ly = 1, global[3] = {gx, (size_t)OH, (size_t)N * C};
+    int group = d->launch.v[LAUNCH_POOL_GROUP];
+    size_t most =
+        group > 0 && (size_t)group < d->info.max_work_group ? (size_t)group : d->info.max_work_group;
+    if (group < 0 || gx > most) return device_run(d, k, 3, global, NULL, what);
     for (size_t t = 2; t <= (size_t)OH; t++)
-        if (OH % t == 0 && gx * t <= 64 && gx * t <= d->info.max_work_group) ly = t;
-    size_t global[3] = {gx, (size_t)OH, (size_t)N * C}, local[3] = {gx <= d->info.max_work_group ? gx : 1, ly, 1};
-    if (local[0] == 1) local[1] = 1;
+        if (OH % t == 0 && gx * t <= most) ly = t;
+    size_t local[3] = {gx, ly, 1};
     return device_run(d, k, 3, global, local, what);
 }
 

@@ -11,9 +11,11 @@
 #include <stdarg.h>
 #include <CL/cl.h>
 
+#include "cltrain/launch.h"
+
 #define CT_ERR_LEN 1024
 
-typedef struct {
+typedef struct device_info {
     int index; /* position in device_list's order, what --device takes */
     cl_platform_id platform;
     cl_device_id id;
@@ -39,8 +41,8 @@ int device_list(device_info **out, int *count, char *err, size_t errlen);
 /* Parses a --device SPEC: an index, a comma list ("0,1"), "all", "cpu", "gpu", or a name substring
  * (case-insensitive). Fills sel[] with indices into all[] (at most max_sel); an unknown or
  * out-of-range device is an error that lists the devices there are. */
-int device_select(const char *spec, const device_info *all, int count, int *sel, int max_sel,
-                  int *nsel, char *err, size_t errlen);
+int device_select(const char *spec, const device_info *all, int count, int *sel, int max_sel, int *nsel,
+                  char *err, size_t errlen);
 
 /* Writes a human name for a device type: "GPU", "CPU", "accelerator", ... */
 const char *device_type_name(cl_device_type type);
@@ -60,6 +62,8 @@ typedef struct {
     char error[CT_ERR_LEN];
     /* in-memory program + kernel cache, keyed by file, options and kernel name */
     device_program_entry *programs;
+    /* how the ops launch cltrain's own kernels here: defaults, or what `cltrain tune` stored */
+    launch_set launch;
     /* scratch memory shared by ops within one step (im2col columns, reductions) */
     cl_mem workspace;
     size_t workspace_bytes;
@@ -99,7 +103,8 @@ int device_fill(device_ctx *d, cl_mem buf, float value, size_t offset_floats, si
  *   cl_int st = 0; DEVICE_ARG(st, k, 0, buf); DEVICE_ARG(st, k, 1, n); device_check(d, st, "...") */
 #define DEVICE_ARG(st, k, i, v) ((st) |= clSetKernelArg((k), (i), sizeof(v), &(v)))
 
-/* Enqueues a 1-D kernel over n items (global size rounded up to the local size; kernels guard). */
+/* Enqueues a 1-D kernel over n items in work-groups of the launch choice wg_1d (the global size rounded
+ * up to it; kernels guard). */
 int device_run_1d(device_ctx *d, cl_kernel k, size_t n, const char *what);
 /* Enqueues a kernel with explicit global/local sizes (local may be NULL). */
 int device_run(device_ctx *d, cl_kernel k, cl_uint dims, const size_t *global, const size_t *local,

@@ -16,6 +16,11 @@
 
 /* ---- convolution (host/ops/conv.c, cl/conv.cl) ---- */
 
+/* Whether conv and dense run cltrain's direct kernels (conv_direct.c, dense.c) instead of im2col +
+ * CLBlast GEMMs: $CLTRAIN_CONV_ALGO=direct or =gemm when set (tests, benchmarks), else the launch
+ * choice conv_algo, whose default picks the direct kernels on CPUs. */
+int ops_conv_use_direct(device_ctx *d);
+
 /* x [N,C,H,W], w [F,C,k,k], b [F] -> y [N,F,H,W]; odd k, stride 1, same padding (k/2). GEMMs go
  * through CLBlast over many images per call, chunked to fit the device workspace. */
 int ops_conv_forward(device_ctx *d, cl_mem y, cl_mem x, cl_mem w, cl_mem b, int N, int C, int H, int W, int F,
@@ -37,12 +42,12 @@ int ops_dense_backward(device_ctx *d, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy
 /* Training: x [N,C,HW] -> y [N,C,HW] with the batch's mean and biased variance; running_mean and
  * running_var [C] updated with `momentum` (PyTorch: running = (1-m) running + m stat, the variance
  * unbiased by n/(n-1)); save_mean and save_invstd [C] keep what backward needs. */
-int ops_batchnorm_forward_train(device_ctx *d, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta, cl_mem running_mean,
-                                cl_mem running_var, cl_mem save_mean, cl_mem save_invstd, int N, int C, int HW,
-                                float momentum, float eps);
+int ops_batchnorm_forward_train(device_ctx *d, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
+                                cl_mem running_mean, cl_mem running_var, cl_mem save_mean, cl_mem save_invstd,
+                                int N, int C, int HW, float momentum, float eps);
 /* Inference: normalises with the running statistics. */
-int ops_batchnorm_forward_eval(device_ctx *d, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta, cl_mem running_mean,
-                               cl_mem running_var, int N, int C, int HW, float eps);
+int ops_batchnorm_forward_eval(device_ctx *d, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
+                               cl_mem running_mean, cl_mem running_var, int N, int C, int HW, float eps);
 /* dy [N,C,HW] -> dx [N,C,HW], dgamma [C], dbeta [C], from training mode's saved statistics. */
 int ops_batchnorm_backward(device_ctx *d, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
                            cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, int N, int C, int HW);
@@ -92,16 +97,16 @@ int ops_maxpool_backward(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem x, int N, i
 int ops_dropout_forward(device_ctx *d, cl_mem y, cl_mem x, size_t n, float p, uint64_t seed, uint32_t stream,
                         uint64_t step);
 /* dx = dy * mask / (1-p) with the forward's mask; dx may be dy. */
-int ops_dropout_backward(device_ctx *d, cl_mem dx, cl_mem dy, size_t n, float p, uint64_t seed, uint32_t stream,
-                         uint64_t step);
+int ops_dropout_backward(device_ctx *d, cl_mem dx, cl_mem dy, size_t n, float p, uint64_t seed,
+                         uint32_t stream, uint64_t step);
 
 /* ---- softmax cross-entropy (host/ops/loss.c, cl/loss.cl) ---- */
 
 /* logits [N,K], labels [N] (int32 class indices) -> stats[2*slot] = mean loss over the batch,
  * stats[2*slot+1] = number of argmax == label (as float), and, when dlogits is not NULL,
  * dlogits [N,K] = (softmax - onehot) / N, the gradient of the mean loss. */
-int ops_softmax_xent(device_ctx *d, cl_mem dlogits, cl_mem stats, int slot, cl_mem logits, cl_mem labels, int N,
-                     int K);
+int ops_softmax_xent(device_ctx *d, cl_mem dlogits, cl_mem stats, int slot, cl_mem logits, cl_mem labels,
+                     int N, int K);
 
 /* ---- optimizers (host/ops/optim.c, cl/optim.cl) ---- */
 
@@ -113,12 +118,12 @@ int ops_optimizer_parse(const char *name, ops_optimizer *out);
 typedef struct {
     ops_optimizer kind;
     float lr;
-    float weight_decay; /* L2 added to the gradient; adamw: decoupled, param *= 1 - lr*wd */
-    float momentum;     /* sgd and rmsprop */
-    int nesterov;       /* sgd */
-    float beta1, beta2; /* adam family (0.9, 0.999) */
-    float eps;          /* adam family 1e-8, rmsprop 1e-8 */
-    float alpha;        /* rmsprop smoothing (0.99) */
+    float weight_decay;   /* L2 added to the gradient; adamw: decoupled, param *= 1 - lr*wd */
+    float momentum;       /* sgd and rmsprop */
+    int nesterov;         /* sgd */
+    float beta1, beta2;   /* adam family (0.9, 0.999) */
+    float eps;            /* adam family 1e-8, rmsprop 1e-8 */
+    float alpha;          /* rmsprop smoothing (0.99) */
     float momentum_decay; /* nadam (4e-3) */
 } ops_optim_params;
 

@@ -47,7 +47,8 @@ double tu_uniform(uint64_t *s)
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed)
 {
     uint64_t s = seed * 0x9E3779B97F4A7C15ULL + 1;
-    for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * tu_uniform(&s));
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(lo + (hi - lo) * tu_uniform(&s));
 }
 
 void *tu_alloc(size_t bytes)
@@ -60,14 +61,16 @@ void *tu_alloc(size_t bytes)
 double *tu_to_double(const float *f, size_t n)
 {
     double *d = tu_alloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++) d[i] = f[i];
+    for (size_t i = 0; i < n; i++)
+        d[i] = f[i];
     return d;
 }
 
 double tu_dot(const double *a, const double *b, size_t n)
 {
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 
@@ -96,7 +99,8 @@ float *tu_download(device_ctx *d, cl_mem buf, size_t n)
 double tu_max_rel_err(const float *got, const double *ref, size_t n)
 {
     double scale = 0, worst = 0;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(ref[i]));
     double floor = 1e-3 * scale;
     if (floor == 0) floor = 1e-30;
     for (size_t i = 0; i < n; i++) {
@@ -133,7 +137,8 @@ pid_t tu_start_cli(const char *log, const char *const *args)
         char *argv[32];
         int n = 0;
         argv[n++] = (char *)bin;
-        for (; args[n - 1] && n < 31; n++) argv[n] = (char *)args[n - 1];
+        for (; args[n - 1] && n < 31; n++)
+            argv[n] = (char *)args[n - 1];
         argv[n] = NULL;
         execv(bin, argv);
         _exit(127);
@@ -169,4 +174,29 @@ int tu_run_suite(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? 0 : 1;
+}
+
+int tu_launch_count(const launch_param *ps, int np)
+{
+    int n = 0;
+    for (int j = 0; j < np; j++)
+        n += launch_choices[ps[j]].ncandidates - 1;
+    return n;
+}
+
+int tu_launch_pick(device_ctx *d, const launch_param *ps, int np, int i, char *what, size_t whatlen)
+{
+    launch_defaults(&d->launch);
+    for (int j = 0; j < np; j++) {
+        const launch_choice *c = &launch_choices[ps[j]];
+        for (int k = 0; k < c->ncandidates; k++) {
+            if (c->candidates[k] == c->defaults) continue;
+            if (i-- == 0) {
+                d->launch.v[ps[j]] = c->candidates[k];
+                snprintf(what, whatlen, "%s=%d", c->name, c->candidates[k]);
+                return 1;
+            }
+        }
+    }
+    return 0;
 }

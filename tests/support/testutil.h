@@ -36,6 +36,12 @@ double tu_dot(const double *a, const double *b, size_t n);
 /* Expects rc == -1 and a sentence in d->error that contains `word`; clears the error after. */
 void tu_expect_refused(device_ctx *d, int rc, const char *word);
 
+/* The i-th of every non-default candidate of the choices ps[np] (launch.h), counted in order: sets
+ * it on d (the others at their defaults) and returns 1, or returns 0 past the last one. A loop test
+ * over 0 .. tu_launch_count(ps, np) - 1 thus checks an op under each value `cltrain tune` may store. */
+int tu_launch_count(const launch_param *ps, int np);
+int tu_launch_pick(device_ctx *d, const launch_param *ps, int np, int i, char *what, size_t whatlen);
+
 /* malloc that fails the test instead of returning NULL. */
 void *tu_alloc(size_t bytes);
 
