@@ -9,13 +9,7 @@ data_dataset *data_open_from_config(const config *c, char *err, size_t errlen)
 {
     const char *type = config_str(c, CFG_DATASET_TYPE);
     const char *path = config_str(c, CFG_DATA_PATH);
-    if (strcmp(type, "images") == 0) {
-        snprintf(
-            err, errlen,
-            "dataset_type images (folders of JPEG/PNG files) is not supported yet; use dataset_type idx");
-        return NULL;
-    }
-    if (strcmp(type, "idx") != 0) {
+    if (strcmp(type, "idx") != 0 && strcmp(type, "images") != 0) {
         snprintf(err, errlen, "dataset_type %s is unknown: expected idx or images", type);
         return NULL;
     }
@@ -28,6 +22,7 @@ data_dataset *data_open_from_config(const config *c, char *err, size_t errlen)
         .limit = (long)config_int(c, CFG_LIMIT),
         .seed = (uint64_t)config_int(c, CFG_SEED),
     };
+    if (strcmp(type, "images") == 0) return data_open_images(path, &o, 0, err, errlen);
     return data_open_idx(path, &o, err, errlen);
 }
 

@@ -73,8 +73,43 @@ void data_images_free(data_images *im);
  * or beyond it is an error. Class names are "0".."9", or Fashion-MNIST's when `dir` names it. */
 data_dataset *data_open_idx(const char *dir, const data_options *opt, char *err, size_t errlen);
 
-/* Opens the data set a config names (dataset_type, data_path, image_size, resize, normalize,
- * val_split, limit, seed). dataset_type "images" is not supported yet (an error says so). */
+/* Opens a folder of photos (host/data/images.c says the layout and its rules in full):
+ * `<dir>/train/<class>/` and `<dir>/test/<class>/` (or `val/` when there is no test/) holding
+ * .jpg/.jpeg/.png files. Classes are train/'s sub-folders in byte order of their names (labels
+ * 0..n-1, names in class_names, cut to DATA_NAME_LEN - 1 bytes); the test folder must have the same
+ * ones. Every image is decoded to RGB and resized to image_size at load (opt->resize), so
+ * train/test hold uint8 [n, 3, S, S] as data_open_idx gives, and the normalisation statistics are
+ * those of the stored training split. opt->limit keeps that many training images spread over the
+ * classes in turn (one from each class, then a second from each, ...: as even as the classes' sizes
+ * allow), each class's first files in name order; the test folder is always read whole. Unreadable
+ * files are skipped with one warning line on stderr (their count and the first one's path and
+ * reason); a bad layout, an empty class folder or a class with no readable image is an error. On a
+ * terminal a progress line shows while decoding (elsewhere one line per 10 s of a long load).
+ * threads: decoding threads, 0 for one per online CPU; the result does not depend on it. */
+data_dataset *data_open_images(const char *dir, const data_options *opt, int threads, char *err,
+                               size_t errlen);
+
+/* One image decoder (one per thread): reads JPEG and PNG files, told apart by their first bytes,
+ * into 8-bit RGB, keeping its buffers from one file to the next. Grayscale, CMYK/YCCK, palette,
+ * 16-bit and alpha images all become 3-channel RGB as PIL's convert("RGB") makes them (alpha is
+ * dropped, CMYK converted with libjpeg-turbo's r = c * k / 255). */
+typedef struct data_decoder data_decoder;
+data_decoder *data_decoder_create(char *err, size_t errlen);
+void data_decoder_destroy(data_decoder *dec);
+
+/* Decodes the file at path into *rgb [height, width, 3] (rows top down), valid until the decoder's
+ * next call. min_side > 0 lets a JPEG decode at the smallest of libjpeg-turbo's DCT scales (n/8,
+ * never above 1) that keeps each side at least min(side, min_side) (data_decoder_jpeg_scale); PNGs
+ * and min_side 0 decode at full size. On failure returns -1 and err says why in a few words
+ * without the path (the caller names it). */
+int data_decoder_read(data_decoder *dec, const char *path, int min_side, const uint8_t **rgb, int *height,
+                      int *width, char *err, size_t errlen);
+
+/* The size a JPEG of height x width decodes to for min_side (as above); returns 1 when scaled. */
+int data_decoder_jpeg_scale(int height, int width, int min_side, int *scaled_height, int *scaled_width);
+
+/* Opens the data set a config names (dataset_type idx or images, data_path, image_size, resize,
+ * normalize, val_split, limit, seed): data_open_idx or data_open_images (one thread per CPU). */
 data_dataset *data_open_from_config(const config *c, char *err, size_t errlen);
 
 void data_close(data_dataset *ds);
