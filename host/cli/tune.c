@@ -112,6 +112,8 @@ static int tune_kernels(device_ctx *d)
     launch_format(&r.best, text, sizeof text);
     printf("  %d candidates (%d failed), geometric mean speedup %.2fx\n  launch choices: %s\n", r.tried,
            r.failed, r.speedup, text);
+    if (!memcmp(&r.best, &r.before, sizeof r.best))
+        printf("  no candidate beat the defaults twice: they are the fastest here\n");
     launch_file_path(&d->info, path, sizeof path);
     char *notes = launch_tune_notes(&s, &r);
     int rc = launch_store(&d->info, &r.best, notes, err, sizeof err);

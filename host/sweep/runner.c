@@ -32,9 +32,9 @@ typedef struct {
     char name[128];
     char dir[1024], state_path[1100], csv_path[1100];
     const char *metric;
-    long long limit;     /* trials this invocation may start (0: no limit) */
+    long long limit; /* trials this invocation may start (0: no limit) */
     long long started;
-    int done;            /* no more trials: grid exhausted, target reached, run_cap, or an error */
+    int done; /* no more trials: grid exhausted, target reached, run_cap, or an error */
     char search_error[CT_ERR_LEN];
     wandb_settings ws;
     int use_bars;
@@ -112,7 +112,8 @@ static int search_results(runner *r, sweep_trial_result *out)
 static int ended_trials(const runner *r)
 {
     int n = 0;
-    for (int i = 0; i < r->st.n; i++) n += !r->st.t[i].pending;
+    for (int i = 0; i < r->st.n; i++)
+        n += !r->st.t[i].pending;
     return n;
 }
 
@@ -176,13 +177,14 @@ static int on_epoch(void *ctx, const runlog_epoch *e, char *reason, size_t reaso
         sweep_hyperband_decision dec;
         char err[CT_ERR_LEN];
         if (which >= 0 &&
-            sweep_hyperband_decide(&r->spec->hyperband, r->spec->goal, all, n, which, &dec, err, sizeof err) == 0 &&
+            sweep_hyperband_decide(&r->spec->hyperband, r->spec->goal, all, n, which, &dec, err,
+                                   sizeof err) == 0 &&
             dec.stop) {
             stop = 1;
             double shown = r->spec->goal == SWEEP_MAXIMIZE ? -dec.value : dec.value;
             double limit = r->spec->goal == SWEEP_MAXIMIZE ? -dec.threshold : dec.threshold;
-            snprintf(reason, reason_len, "stopped early by hyperband at band %d: %s %.4g is worse than %.4g", dec.band,
-                     r->metric, shown, limit);
+            snprintf(reason, reason_len, "stopped early by hyperband at band %d: %s %.4g is worse than %.4g",
+                     dec.band, r->metric, shown, limit);
         }
         free(all);
     }
@@ -194,10 +196,14 @@ static int on_epoch(void *ctx, const runlog_epoch *e, char *reason, size_t reaso
 static sweep_trial_status trial_status(train_status s)
 {
     switch (s) {
-    case TRAIN_FINISHED: return SWEEP_TRIAL_FINISHED;
-    case TRAIN_STOPPED: return SWEEP_TRIAL_STOPPED;
-    case TRAIN_INTERRUPTED: return SWEEP_TRIAL_KILLED;
-    case TRAIN_FAILED: break;
+    case TRAIN_FINISHED:
+        return SWEEP_TRIAL_FINISHED;
+    case TRAIN_STOPPED:
+        return SWEEP_TRIAL_STOPPED;
+    case TRAIN_INTERRUPTED:
+        return SWEEP_TRIAL_KILLED;
+    case TRAIN_FAILED:
+        break;
     }
     return SWEEP_TRIAL_FAILED;
 }
@@ -216,8 +222,8 @@ static void run_trial(runner *r, device_ctx *d, runner_trial *t)
     memset(&res, 0, sizeof res);
     res.status = TRAIN_FAILED;
     snprintf(dir, sizeof dir, "%s/%s", r->dir, t->id);
-    if (sweep_spec_apply(r->spec, &t->values, &c, err, sizeof err) != 0 || !(log = runlog_create(dir, err, sizeof err)) ||
-        runlog_save_config(log, &c, err, sizeof err) != 0) {
+    if (sweep_spec_apply(r->spec, &t->values, &c, err, sizeof err) != 0 ||
+        !(log = runlog_create(dir, err, sizeof err)) || runlog_save_config(log, &c, err, sizeof err) != 0) {
         snprintf(res.reason, sizeof res.reason, "%s", err);
     } else {
         progress_line(&disp, "start: %s", params);
@@ -227,8 +233,12 @@ static void run_trial(runner *r, device_ctx *d, runner_trial *t)
         wb = wandb_run_start(&r->ws, t->id, text, dir, err, sizeof err);
         free(text);
         trial_ctx tc = {r, t};
-        train_hooks h = {.log = log, .wandb = wb, .display = &disp, .interrupted = r->o->interrupted,
-                         .on_epoch = on_epoch, .ctx = &tc};
+        train_hooks h = {.log = log,
+                         .wandb = wb,
+                         .display = &disp,
+                         .interrupted = r->o->interrupted,
+                         .on_epoch = on_epoch,
+                         .ctx = &tc};
         train_run(d, &c, &h, &res);
     }
     if (wb) {
@@ -244,8 +254,8 @@ static void run_trial(runner *r, device_ctx *d, runner_trial *t)
     pthread_mutex_unlock(&r->lock);
     char metric[32] = "none";
     if (isfinite(t->metric)) snprintf(metric, sizeof metric, "%.4f", t->metric);
-    progress_line(&disp, "%s after %d epochs in %.0f s, %s %s%s%s", runner_status_name(t->status), res.epochs_done,
-                  t->end - t->start, r->metric, metric, t->reason[0] ? ": " : "", t->reason);
+    progress_line(&disp, "%s after %d epochs in %.0f s, %s %s%s%s", runner_status_name(t->status),
+                  res.epochs_done, t->end - t->start, r->metric, metric, t->reason[0] ? ": " : "", t->reason);
 }
 
 static void *worker(void *arg)
@@ -307,14 +317,15 @@ static void leaderboard(runner *r)
         if (!t->pending && isfinite(t->metric)) ranked[n++] = t;
     }
     qsort_r(ranked, (size_t)n, sizeof *ranked, cmp_trials, r);
-    say(r, "\nsweep %s: %d trials: %d finished, %d stopped early, %d failed, %d killed or waiting", r->name, r->st.n,
-        finished, stopped, failed, killed);
+    say(r, "\nsweep %s: %d trials: %d finished, %d stopped early, %d failed, %d killed or waiting", r->name,
+        r->st.n, finished, stopped, failed, killed);
     if (n == 0) {
         say(r, "no trial has a %s yet", r->metric);
         free(ranked);
         return;
     }
-    say(r, "best %d by %s (%s):", n < 5 ? n : 5, r->metric, r->spec->goal == SWEEP_MAXIMIZE ? "higher is better" : "lower is better");
+    say(r, "best %d by %s (%s):", n < 5 ? n : 5, r->metric,
+        r->spec->goal == SWEEP_MAXIMIZE ? "higher is better" : "lower is better");
     say(r, "%4s  %-8s  %-10s  %-8s  %s", "rank", "run", r->metric, "status", "config");
     for (int i = 0; i < n && i < 5; i++) {
         char params[2048];
@@ -377,10 +388,11 @@ static int keep_sweep_file(runner *r, char *err, size_t errlen)
     char *old = read_text(copy, &m);
     int rc = 0;
     if (old && (m != n || memcmp(old, text, n) != 0)) {
-        snprintf(err, errlen,
-                 "%s holds a sweep from another sweep file than %s; give this sweep another name: or output:, or "
-                 "remove that directory",
-                 r->dir, r->o->spec_path);
+        snprintf(
+            err, errlen,
+            "%s holds a sweep from another sweep file than %s; give this sweep another name: or output:, or "
+            "remove that directory",
+            r->dir, r->o->spec_path);
         rc = -1;
     } else if (!old) {
         FILE *f = fopen(copy, "wb");
@@ -397,7 +409,9 @@ static int keep_sweep_file(runner *r, char *err, size_t errlen)
 
 static void sweep_name(const sweep_spec *spec, const char *path, char *out, size_t len)
 {
-    const char *base = spec->name && *spec->name ? spec->name : strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    const char *base = spec->name && *spec->name ? spec->name
+                       : strrchr(path, '/')      ? strrchr(path, '/') + 1
+                                                 : path;
     snprintf(out, len, "%s", base);
     if (!(spec->name && *spec->name)) {
         char *dot = strrchr(out, '.');
@@ -411,9 +425,12 @@ static int setup_wandb(runner *r, char *err, size_t errlen)
 {
     if (wandb_settings_from_env(&r->ws, err, errlen) != 0) return -1;
     const sweep_spec *s = r->spec;
-    if (s->wandb_project && !getenv("WANDB_PROJECT")) snprintf(r->ws.project, sizeof r->ws.project, "%s", s->wandb_project);
-    if (s->wandb_entity && !getenv("WANDB_ENTITY")) snprintf(r->ws.entity, sizeof r->ws.entity, "%s", s->wandb_entity);
-    if (s->wandb_group && !getenv("WANDB_RUN_GROUP")) snprintf(r->ws.group, sizeof r->ws.group, "%s", s->wandb_group);
+    if (s->wandb_project && !getenv("WANDB_PROJECT"))
+        snprintf(r->ws.project, sizeof r->ws.project, "%s", s->wandb_project);
+    if (s->wandb_entity && !getenv("WANDB_ENTITY"))
+        snprintf(r->ws.entity, sizeof r->ws.entity, "%s", s->wandb_entity);
+    if (s->wandb_group && !getenv("WANDB_RUN_GROUP"))
+        snprintf(r->ws.group, sizeof r->ws.group, "%s", s->wandb_group);
     if (s->wandb_tags && !getenv("WANDB_TAGS")) snprintf(r->ws.tags, sizeof r->ws.tags, "%s", s->wandb_tags);
     if (s->wandb_mode && !getenv("WANDB_MODE")) {
         if (!strcmp(s->wandb_mode, "disabled"))
@@ -422,7 +439,8 @@ static int setup_wandb(runner *r, char *err, size_t errlen)
             r->ws.mode = WANDB_OFFLINE;
         else if (!strcmp(s->wandb_mode, "online")) {
             if (!r->ws.api_key[0]) {
-                snprintf(err, errlen, "%s: wandb mode is online but no API key was found (WANDB_API_KEY or netrc)",
+                snprintf(err, errlen,
+                         "%s: wandb mode is online but no API key was found (WANDB_API_KEY or netrc)",
                          r->o->spec_path);
                 return -1;
             }
@@ -442,9 +460,11 @@ static int setup_wandb(runner *r, char *err, size_t errlen)
         char *text = read_text(r->o->spec_path, &n);
         char why[CT_ERR_LEN];
         const char *existing = r->st.wandb_sweep_id[0] ? r->st.wandb_sweep_id : NULL;
-        if (text && wandb_upsert_sweep(&r->ws, text, r->name, existing, r->ws.sweep_id, sizeof r->ws.sweep_id, why,
-                                       sizeof why) < 0)
-            say(r, "cltrain: warning: registering the sweep with wandb failed (%s); runs are logged without it", why);
+        if (text && wandb_upsert_sweep(&r->ws, text, r->name, existing, r->ws.sweep_id, sizeof r->ws.sweep_id,
+                                       why, sizeof why) < 0)
+            say(r,
+                "cltrain: warning: registering the sweep with wandb failed (%s); runs are logged without it",
+                why);
         else
             snprintf(r->st.wandb_sweep_id, sizeof r->st.wandb_sweep_id, "%s", r->ws.sweep_id);
         free(text);
@@ -465,9 +485,12 @@ int sweep_runner_run(const sweep_runner_options *o, char *err, size_t errlen)
     device_info *all = NULL;
     r.metric = r.spec->has_metric ? r.spec->metric : "val_loss";
     int known = 0;
-    for (size_t i = 0; i < sizeof metric_names / sizeof *metric_names; i++) known |= !strcmp(r.metric, metric_names[i]);
+    for (size_t i = 0; i < sizeof metric_names / sizeof *metric_names; i++)
+        known |= !strcmp(r.metric, metric_names[i]);
     if (!known) {
-        snprintf(err, errlen, "%s: metric.name \"%s\" is not one cltrain logs (val_accuracy, val_loss, train_accuracy, train_loss)",
+        snprintf(err, errlen,
+                 "%s: metric.name \"%s\" is not one cltrain logs (val_accuracy, val_loss, train_accuracy, "
+                 "train_loss)",
                  o->spec_path, r.metric);
         goto out;
     }
@@ -483,7 +506,8 @@ int sweep_runner_run(const sweep_runner_options *o, char *err, size_t errlen)
     const char *output = o->output ? o->output : r.spec->output ? r.spec->output : "runs";
     snprintf(r.dir, sizeof r.dir, "%s/%s", output, r.name);
     size_t l = strlen(r.dir);
-    while (l > 1 && r.dir[l - 1] == '/') r.dir[--l] = '\0';
+    while (l > 1 && r.dir[l - 1] == '/')
+        r.dir[--l] = '\0';
     snprintf(r.state_path, sizeof r.state_path, "%s/state.json", r.dir);
     snprintf(r.csv_path, sizeof r.csv_path, "%s/summary.csv", r.dir);
     if (make_dirs(r.dir, err, errlen) != 0 || keep_sweep_file(&r, err, errlen) != 0 ||
@@ -494,32 +518,40 @@ int sweep_runner_run(const sweep_runner_options *o, char *err, size_t errlen)
     r.use_bars = o->bars && nsel == 1;
     pthread_mutex_init(&r.lock, NULL);
     int kept = 0, again = 0;
-    for (int i = 0; i < r.st.n; i++) r.st.t[i].pending ? again++ : kept++;
+    for (int i = 0; i < r.st.n; i++)
+        r.st.t[i].pending ? again++ : kept++;
     if (r.st.n)
         say(&r, "resuming sweep %s in %s: %d trials kept, %d to run again", r.name, r.dir, kept, again);
     else
-        say(&r, "sweep %s (%s, %d parameters) in %s on %d device%s", r.name, sweep_method_name(r.spec->method),
-            r.spec->nparams, r.dir, nsel, nsel == 1 ? "" : "s");
+        say(&r, "sweep %s (%s, %d parameters) in %s on %d device%s", r.name,
+            sweep_method_name(r.spec->method), r.spec->nparams, r.dir, nsel, nsel == 1 ? "" : "s");
     for (int i = 0; i < nsel; i++) {
         args[i] = (worker_arg){&r, all[sel[i]]};
         say(&r, "  device %d: %s", all[sel[i]].index, all[sel[i]].name);
         tune_params tp;
+        launch_set ls;
         char why[CT_ERR_LEN];
-        if (tune_load(&all[sel[i]], &tp, why, sizeof why) == 0 && !getenv("CLTRAIN_NO_TUNE"))
-            say(&r, "  (no tuned GEMM parameters for it: `cltrain tune --device %d` takes a few minutes once and "
-                    "makes its GEMMs faster)",
+        int untuned = tune_load(&all[sel[i]], &tp, why, sizeof why) == 0 ||
+                      launch_load(&all[sel[i]], &ls, why, sizeof why) == 0;
+        if (untuned && !getenv("CLTRAIN_NO_TUNE"))
+            say(&r,
+                "  (not tuned: `cltrain tune --device %d` takes a few minutes once and picks the fastest "
+                "GEMM "
+                "parameters and kernel launches for it)",
                 all[sel[i]].index);
     }
     for (int i = 0; i < nsel; i++)
         if (pthread_create(&threads[nthreads], NULL, worker, &args[i]) == 0) nthreads++;
-    for (int i = 0; i < nthreads; i++) pthread_join(threads[i], NULL);
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(threads[i], NULL);
     save_state(&r);
     leaderboard(&r);
     pthread_mutex_destroy(&r.lock);
     if (r.search_error[0]) say(&r, "cltrain: the search stopped: %s", r.search_error);
     int finished = 0;
-    for (int i = 0; i < r.st.n; i++) finished += !r.st.t[i].pending && (r.st.t[i].status == SWEEP_TRIAL_FINISHED ||
-                                                                         r.st.t[i].status == SWEEP_TRIAL_STOPPED);
+    for (int i = 0; i < r.st.n; i++)
+        finished += !r.st.t[i].pending &&
+                    (r.st.t[i].status == SWEEP_TRIAL_FINISHED || r.st.t[i].status == SWEEP_TRIAL_STOPPED);
     if (o->interrupted && *o->interrupted) {
         say(&r, "interrupted: the state is saved; run the same command to resume");
         code = 130;

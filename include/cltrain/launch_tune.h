@@ -6,7 +6,8 @@
  * workspace every layer shares), and the step is what a user waits for. The search goes through the
  * choices one at a time in launch.h's order, tries each candidate with the others at their best so
  * far, its steps alternating with the best's (a shared machine's load then weighs on both), and keeps
- * it only when it beats the best by more than the noise margin. Before it returns, the winner's
+ * it only when it beats the best by more than the noise margin twice, the second time over twice the
+ * steps. Before it returns, the winner's
  * gradients are checked against the defaults' on the same batch. */
 #ifndef CLTRAIN_LAUNCH_TUNE_H
 #define CLTRAIN_LAUNCH_TUNE_H
