@@ -792,8 +792,16 @@ START_TEST(from_config_and_loader)
     ck_assert(sum != 0);
     data_loader_destroy(l);
     data_close(ds);
+    /* the probe `cltrain summary` uses reads the layout only */
+    int channels = 0, classes = 0;
+    ck_assert_msg(data_probe_from_config(&c, &channels, &classes, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(channels, 3);
+    ck_assert_int_eq(classes, 3);
     set_key(&c, "data_path", "/nonexistent-cltrain-photos");
     ck_assert(data_open_from_config(&c, err, sizeof err) == NULL);
+    ck_assert_msg(strstr(err, "/nonexistent-cltrain-photos") != NULL, "%s", err);
+    err[0] = '\0';
+    ck_assert(data_probe_from_config(&c, &channels, &classes, err, sizeof err) != 0);
     ck_assert_msg(strstr(err, "/nonexistent-cltrain-photos") != NULL, "%s", err);
     tu_remove_tree(root);
 }
@@ -833,6 +841,12 @@ START_TEST(cli_trains_on_photos)
     int rc = tu_wait_cli(tu_start_cli(log, (const char *[]){"train", cfg, "--output", out, NULL}));
     char *text = tu_read_text(log);
     ck_assert_msg(rc == 0 && strstr(text, "epoch 1/1: train_loss"), "cltrain train exited %d: %s", rc,
+                  text ? text : "");
+    free(text);
+    /* summary: 2 classes from the folders, the output layer sized for them */
+    rc = tu_wait_cli(tu_start_cli(log, (const char *[]){"summary", cfg, NULL}));
+    text = tu_read_text(log);
+    ck_assert_msg(rc == 0 && strstr(text, "Linear       2 "), "cltrain summary exited %d: %s", rc,
                   text ? text : "");
     free(text);
     tu_remove_tree(root);

@@ -41,18 +41,15 @@ int cli_summary(int argc, char **argv)
         return 2;
     }
     char err[CT_ERR_LEN];
-    /* the data decides channels and classes; reading it needs no device */
-    config probe = c;
-    config_set(&probe, "val_split", "0", 0, err, sizeof err);
-    data_dataset *ds = data_open_from_config(&probe, err, sizeof err);
-    if (!ds) {
+    /* the data decides channels and classes; finding them needs no device */
+    int in_c, classes;
+    if (data_probe_from_config(&c, &in_c, &classes, err, sizeof err) != 0) {
         fprintf(stderr, "cltrain: %s\n", err);
         return 2;
     }
-    int in_c = data_split_images(ds, DATA_TRAIN)->channels, classes = ds->classes;
-    data_close(ds);
     model_plan p;
-    if (model_plan_build(&c, in_c, (int)config_int(&c, CFG_IMAGE_SIZE), classes, 1, &p, err, sizeof err) != 0) {
+    if (model_plan_build(&c, in_c, (int)config_int(&c, CFG_IMAGE_SIZE), classes, 1, &p, err, sizeof err) !=
+        0) {
         fprintf(stderr, "cltrain: %s: %s\n", path, err);
         return 2;
     }

@@ -35,3 +35,18 @@ void data_loader_options_from_config(const config *c, data_split split, int thre
     out->shuffle = split == DATA_TRAIN && config_bool(c, CFG_SHUFFLE);
     out->augment = split == DATA_TRAIN && config_bool(c, CFG_DATA_AUGMENTATION);
 }
+
+int data_probe_from_config(const config *c, int *channels, int *classes, char *err, size_t errlen)
+{
+    if (strcmp(config_str(c, CFG_DATASET_TYPE), "images") == 0)
+        return data_images_probe(config_str(c, CFG_DATA_PATH), channels, classes, err, errlen);
+    /* an IDX set's classes are its labels: reading it is the probe (seconds at most) */
+    config probe = *c;
+    config_set(&probe, "val_split", "0", 0, err, errlen);
+    data_dataset *ds = data_open_from_config(&probe, err, errlen);
+    if (!ds) return -1;
+    *channels = data_split_images(ds, DATA_TRAIN)->channels;
+    *classes = ds->classes;
+    data_close(ds);
+    return 0;
+}

@@ -671,3 +671,16 @@ done:
     pthread_cond_destroy(&job.finished);
     return ds;
 }
+
+int data_images_probe(const char *dir, int *channels, int *classes, char *err, size_t errlen)
+{
+    char *train_dir = NULL, *test_dir = NULL;
+    name_list names = {0};
+    int rc = read_layout(dir, &train_dir, &test_dir, &names, err, errlen);
+    *channels = 3;
+    *classes = (int)names.n;
+    names_free(&names);
+    free(train_dir);
+    free(test_dir);
+    return rc;
+}

@@ -112,6 +112,12 @@ int data_decoder_jpeg_scale(int height, int width, int min_side, int *scaled_hei
  * normalize, val_split, limit, seed): data_open_idx or data_open_images (one thread per CPU). */
 data_dataset *data_open_from_config(const config *c, char *err, size_t errlen);
 
+/* The channels and classes of the config's data set without reading its images where the layout
+ * tells (photo folders: 3 channels, one class per folder), for `cltrain summary`. */
+int data_probe_from_config(const config *c, int *channels, int *classes, char *err, size_t errlen);
+/* That for a photo-folder data set: its layout checked as data_open_images does, no file decoded. */
+int data_images_probe(const char *dir, int *channels, int *classes, char *err, size_t errlen);
+
 void data_close(data_dataset *ds);
 
 /* The images and indices of a split. */
