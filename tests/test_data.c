@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -847,6 +848,79 @@ START_TEST(test_from_config)
 }
 END_TEST
 
+/* ---- data sets shared between runs ---- */
+
+typedef struct {
+    data_share *share;
+    const config *c;
+    const data_dataset *got;
+} share_arg;
+
+static void *share_open_thread(void *p)
+{
+    share_arg *a = p;
+    char err[CT_ERR_LEN];
+    a->got = data_share_open(a->share, a->c, err, sizeof err);
+    return NULL;
+}
+
+START_TEST(test_share)
+{
+    char dir[64], err[CT_ERR_LEN] = "";
+    fixture fx = good_fixture(1);
+    make_fixture(dir, &fx);
+    config a, b;
+    config_init(&a);
+    set_key(&a, "data_path", dir);
+    set_key(&a, "image_size", "6");
+    set_key(&a, "val_split", "0.5");
+    set_key(&a, "batch_size", "8"); /* not a data key: shares */
+    b = a;
+    set_key(&b, "seed", "5"); /* another split: another data set */
+    data_share *s = data_share_create();
+    ck_assert_ptr_nonnull(s);
+    const data_dataset *a1 = data_share_open(s, &a, err, sizeof err);
+    ck_assert_msg(a1 != NULL, "%s", err);
+    config a2c = a;
+    set_key(&a2c, "batch_size", "32");
+    const data_dataset *a2 = data_share_open(s, &a2c, err, sizeof err);
+    const data_dataset *b1 = data_share_open(s, &b, err, sizeof err);
+    ck_assert_msg(a2 == a1, "the same data keys opened a second copy");
+    ck_assert_msg(b1 && b1 != a1, "another seed shared the first split: %s", err);
+    ck_assert_int_eq(b1->options.seed, 5);
+    data_share_close(s, a1);
+    data_share_close(s, a2);
+    data_share_close(s, b1);
+    /* idle data sets stay for the next run */
+    const data_dataset *a3 = data_share_open(s, &a, err, sizeof err);
+    ck_assert_msg(a3 == a1, "an idle data set was read again");
+    data_share_close(s, a3);
+    /* two runs asking at once get one copy */
+    data_share *s2 = data_share_create();
+    share_arg args[2] = {{s2, &b, NULL}, {s2, &b, NULL}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, share_open_thread, &args[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_msg(args[0].got && args[0].got == args[1].got, "two threads got %p and %p", (void *)args[0].got,
+                  (void *)args[1].got);
+    data_share_close(s2, args[0].got);
+    data_share_close(s2, args[1].got);
+    data_share_destroy(s2);
+    /* a data set that cannot be read is an error, and the share goes on */
+    config bad = a;
+    set_key(&bad, "data_path", "/nonexistent-cltrain-folder");
+    ck_assert(data_share_open(s, &bad, err, sizeof err) == NULL);
+    ck_assert_msg(strstr(err, "/nonexistent-cltrain-folder") != NULL, "%s", err);
+    const data_dataset *a4 = data_share_open(s, &a, err, sizeof err);
+    ck_assert_msg(a4 != NULL, "%s", err);
+    data_share_close(s, a4);
+    data_share_destroy(s);
+    remove_fixture(dir);
+}
+END_TEST
+
 /* ---- the real thing ---- */
 
 START_TEST(test_fashion_mnist)
@@ -908,6 +982,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_loader_threads_agree);
     tcase_add_test(t, test_loader_bad_input);
     tcase_add_test(t, test_from_config);
+    tcase_add_test(t, test_share);
     tcase_add_test(t, test_fashion_mnist);
     suite_add_tcase(s, t);
     return s;

@@ -38,6 +38,7 @@ typedef struct {
     char search_error[CT_ERR_LEN];
     wandb_settings ws;
     int use_bars;
+    data_share *datasets; /* the trials' data sets, read once */
 } runner;
 
 typedef struct {
@@ -235,6 +236,7 @@ static void run_trial(runner *r, device_ctx *d, runner_trial *t)
         trial_ctx tc = {r, t};
         train_hooks h = {.log = log,
                          .wandb = wb,
+                         .datasets = r->datasets,
                          .display = &disp,
                          .interrupted = r->o->interrupted,
                          .on_epoch = on_epoch,
@@ -540,10 +542,15 @@ int sweep_runner_run(const sweep_runner_options *o, char *err, size_t errlen)
                 "parameters and kernel launches for it)",
                 all[sel[i]].index);
     }
+    if (!(r.datasets = data_share_create())) {
+        snprintf(err, errlen, "out of host memory starting the sweep");
+        goto out;
+    }
     for (int i = 0; i < nsel; i++)
         if (pthread_create(&threads[nthreads], NULL, worker, &args[i]) == 0) nthreads++;
     for (int i = 0; i < nthreads; i++)
         pthread_join(threads[i], NULL);
+    data_share_destroy(r.datasets);
     save_state(&r);
     leaderboard(&r);
     pthread_mutex_destroy(&r.lock);

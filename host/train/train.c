@@ -17,10 +17,14 @@
 const char *train_status_name(train_status s)
 {
     switch (s) {
-    case TRAIN_FINISHED: return "finished";
-    case TRAIN_FAILED: return "failed";
-    case TRAIN_STOPPED: return "stopped";
-    case TRAIN_INTERRUPTED: return "killed";
+    case TRAIN_FINISHED:
+        return "finished";
+    case TRAIN_FAILED:
+        return "failed";
+    case TRAIN_STOPPED:
+        return "stopped";
+    case TRAIN_INTERRUPTED:
+        return "killed";
     }
     return "?";
 }
@@ -30,14 +34,15 @@ typedef struct {
     double loss_sum; /* sum of per-batch mean loss x batch size */
     double correct;
     long count;
-    long bad_step;   /* first step whose loss was not finite, or -1 */
+    long bad_step; /* first step whose loss was not finite, or -1 */
 } split_totals;
 
 typedef struct {
     device_ctx *d;
     const config *c;
     const train_hooks *h;
-    data_dataset *ds;
+    const data_dataset *ds;
+    data_dataset *own_ds; /* what it opened itself, without hooks' datasets */
     data_loader *train, *val;
     model *m;
     cl_mem x, y, stats;
@@ -67,7 +72,8 @@ static void add_stats(const float *st, const int *sizes, long from, long to, spl
 }
 
 /* Runs one epoch over a loader; training when `train` is nonzero. Reports through the display. */
-static int run_split(trainer *t, data_loader *l, int train, int epoch, split_totals *tot, char *err, size_t errlen)
+static int run_split(trainer *t, data_loader *l, int train, int epoch, split_totals *tot, char *err,
+                     size_t errlen)
 {
     memset(tot, 0, sizeof *tot);
     tot->bad_step = -1;
@@ -96,9 +102,11 @@ static int run_split(trainer *t, data_loader *l, int train, int epoch, split_tot
     while (data_loader_next(l, &images, &labels, &n) == 0 && n > 0) {
         uint64_t step = (uint64_t)epoch * (uint64_t)nb + (uint64_t)b;
         sizes[b] = n;
-        if (upload_batch(t, images, labels, n) != 0 || model_forward(t->m, t->x, n, train, t->seed, step) != 0 ||
+        if (upload_batch(t, images, labels, n) != 0 ||
+            model_forward(t->m, t->x, n, train, t->seed, step) != 0 ||
             model_loss(t->m, t->y, t->stats, (int)b, n, train) != 0 ||
-            (train && (model_backward(t->m, t->x, n, t->seed, step) != 0 || model_update(t->m, &t->opt) != 0))) {
+            (train &&
+             (model_backward(t->m, t->x, n, t->seed, step) != 0 || model_update(t->m, &t->opt) != 0))) {
             snprintf(err, errlen, "%s", t->d->error);
             rc = -1;
             break;
@@ -109,8 +117,8 @@ static int run_split(trainer *t, data_loader *l, int train, int epoch, split_tot
         int check = train && (b % TRAIN_CHECK_EVERY == 0 ||
                               (disp && disp->bar && progress_now() - disp->last_draw >= 0.125));
         if (check || interrupted) {
-            if (device_read(t->d, t->stats, 2 * read_upto * sizeof(float), 2 * (b - read_upto) * sizeof(float),
-                            st + 2 * read_upto) != 0) {
+            if (device_read(t->d, t->stats, 2 * read_upto * sizeof(float),
+                            2 * (b - read_upto) * sizeof(float), st + 2 * read_upto) != 0) {
                 snprintf(err, errlen, "%s", t->d->error);
                 rc = -1;
                 break;
@@ -120,8 +128,8 @@ static int run_split(trainer *t, data_loader *l, int train, int epoch, split_tot
             if (tot->bad_step >= 0) break;
             double secs = progress_now() - start;
             if (disp)
-                progress_batch(disp, epoch, epochs, b, nb, tot->loss_sum / tot->count, tot->correct / tot->count,
-                               secs > 0 ? tot->count / secs : 0);
+                progress_batch(disp, epoch, epochs, b, nb, tot->loss_sum / tot->count,
+                               tot->correct / tot->count, secs > 0 ? tot->count / secs : 0);
         }
         if (interrupted) break;
     }
@@ -145,15 +153,19 @@ static int setup(trainer *t, char *err, size_t errlen)
     const config *c = t->c;
     t->seed = (uint64_t)config_int(c, CFG_SEED);
     t->batch = (int)config_int(c, CFG_BATCH_SIZE);
-    if (!(t->ds = data_open_from_config(c, err, errlen))) return -1;
+    if (t->h->datasets)
+        t->ds = data_share_open(t->h->datasets, c, err, errlen);
+    else
+        t->ds = t->own_ds = data_open_from_config(c, err, errlen);
+    if (!t->ds) return -1;
     const data_images *im = data_split_images(t->ds, DATA_TRAIN);
     int size = t->ds->options.image_size;
     t->image_floats = (size_t)im->channels * size * size;
     long ntrain;
     data_split_index(t->ds, DATA_TRAIN, &ntrain);
     if (ntrain == 0) {
-        snprintf(err, errlen, "the training split is empty (limit %lld, val_split %g)", config_int(c, CFG_LIMIT),
-                 config_float(c, CFG_VAL_SPLIT));
+        snprintf(err, errlen, "the training split is empty (limit %lld, val_split %g)",
+                 config_int(c, CFG_LIMIT), config_float(c, CFG_VAL_SPLIT));
         return -1;
     }
     data_loader_options lo;
@@ -185,7 +197,8 @@ static int setup(trainer *t, char *err, size_t errlen)
     if (t->val && data_loader_batches(t->val) > t->stats_slots) t->stats_slots = data_loader_batches(t->val);
     if (!(t->x = device_alloc(t->d, (size_t)t->batch * t->image_floats * sizeof(float), "the input batch")) ||
         !(t->y = device_alloc(t->d, (size_t)t->batch * sizeof(int32_t), "the labels")) ||
-        !(t->stats = device_alloc(t->d, 2 * (size_t)(t->stats_slots + 1) * sizeof(float), "the batch statistics"))) {
+        !(t->stats =
+              device_alloc(t->d, 2 * (size_t)(t->stats_slots + 1) * sizeof(float), "the batch statistics"))) {
         snprintf(err, errlen, "%s", t->d->error);
         return -1;
     }
@@ -200,7 +213,8 @@ static void teardown(trainer *t)
     model_destroy(t->m);
     data_loader_destroy(t->train);
     data_loader_destroy(t->val);
-    data_close(t->ds);
+    if (t->h->datasets) data_share_close(t->h->datasets, t->ds);
+    data_close(t->own_ds);
 }
 
 static void log_line(trainer *t, const char *fmt, const char *text)
@@ -213,7 +227,8 @@ static void finish(trainer *t, train_result *r)
 {
     runlog *log = t->h->log;
     char path[1100], err[CT_ERR_LEN];
-    if (t->m && runlog_model_path(log, path, sizeof path) == 0 && model_save(t->m, t->c, path, err, sizeof err) != 0) {
+    if (t->m && runlog_model_path(log, path, sizeof path) == 0 &&
+        model_save(t->m, t->c, path, err, sizeof err) != 0) {
         runlog_printf(log, "saving the checkpoint failed: %s", err);
         if (r->status == TRAIN_FINISHED) {
             r->status = TRAIN_FAILED;
@@ -242,7 +257,8 @@ int train_run(device_ctx *d, const config *c, const train_hooks *h, train_result
     long ntrain, nval = 0;
     data_split_index(t.ds, DATA_TRAIN, &ntrain);
     if (t.val) data_split_index(t.ds, DATA_VAL, &nval);
-    runlog_printf(h->log, "training on device %d (%s): %lld parameters, %ld training and %ld validation images",
+    runlog_printf(h->log,
+                  "training on device %d (%s): %lld parameters, %ld training and %ld validation images",
                   d->info.index, d->info.name, model_get_plan(t.m)->total_params, ntrain, nval);
     int epochs = (int)config_int(c, CFG_EPOCHS);
     r->status = TRAIN_FINISHED;
@@ -258,8 +274,8 @@ int train_run(device_ctx *d, const config *c, const train_hooks *h, train_result
         double secs = progress_now() - e0;
         if (tr.bad_step >= 0) {
             r->status = TRAIN_FAILED;
-            snprintf(r->reason, sizeof r->reason, "diverged at epoch %d step %ld (loss is not finite)", epoch + 1,
-                     tr.bad_step + 1);
+            snprintf(r->reason, sizeof r->reason, "diverged at epoch %d step %ld (loss is not finite)",
+                     epoch + 1, tr.bad_step + 1);
             break;
         }
         if (h->interrupted && *h->interrupted) {
@@ -309,7 +325,8 @@ int train_run(device_ctx *d, const config *c, const train_hooks *h, train_result
         }
         if (!isfinite(e.val_loss) && va.count) {
             r->status = TRAIN_FAILED;
-            snprintf(r->reason, sizeof r->reason, "diverged at epoch %d (validation loss is not finite)", epoch + 1);
+            snprintf(r->reason, sizeof r->reason, "diverged at epoch %d (validation loss is not finite)",
+                     epoch + 1);
             break;
         }
         /* every epoch goes to on_epoch (the sweep records its metric); a stop after the last is moot */

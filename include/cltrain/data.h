@@ -120,6 +120,16 @@ int data_images_probe(const char *dir, int *channels, int *classes, char *err, s
 
 void data_close(data_dataset *ds);
 
+/* Data sets shared by the runs of one process (share.c): data_share_open returns the open data set
+ * with the config's data keys, or opens it (once, while other callers for it wait); each open is
+ * matched by a data_share_close. The last data set used stays open for the next run until another is
+ * needed or the share is destroyed. Thread-safe. */
+typedef struct data_share data_share;
+data_share *data_share_create(void);
+void data_share_destroy(data_share *s);
+const data_dataset *data_share_open(data_share *s, const config *c, char *err, size_t errlen);
+void data_share_close(data_share *s, const data_dataset *ds);
+
 /* The images and indices of a split. */
 const data_images *data_split_images(const data_dataset *ds, data_split split);
 const long *data_split_index(const data_dataset *ds, data_split split, long *count);

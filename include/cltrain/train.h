@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "cltrain/config.h"
+#include "cltrain/data.h"
 #include "cltrain/device.h"
 #include "cltrain/progress.h"
 #include "cltrain/runlog.h"
@@ -27,10 +28,11 @@ typedef enum {
 const char *train_status_name(train_status s); /* "finished", "failed", "stopped", "killed" */
 
 typedef struct {
-    runlog *log;               /* required: the run directory */
-    wandb_run *wandb;          /* optional */
-    progress *display;         /* optional: NULL trains silently */
-    const char *init_path;     /* optional: start from this checkpoint (--init) */
+    runlog *log;           /* required: the run directory */
+    wandb_run *wandb;      /* optional */
+    data_share *datasets;  /* optional: take the data set from here (a sweep's trials share it) */
+    progress *display;     /* optional: NULL trains silently */
+    const char *init_path; /* optional: start from this checkpoint (--init) */
     volatile sig_atomic_t *interrupted; /* optional: set by a SIGINT handler */
     /* optional: called after each epoch's metrics are logged; nonzero stops the run (TRAIN_STOPPED)
      * with the reason the callback wrote (it may leave it empty). */
@@ -63,7 +65,7 @@ typedef struct {
 
 /* Rebuilds the model from a checkpoint alone and evaluates it on the test split of the data it was
  * trained on, or of the data set in data_path when that is not NULL. */
-int train_evaluate_checkpoint(device_ctx *d, const char *checkpoint, const char *data_path, train_eval_result *out,
-                              char *err, size_t errlen);
+int train_evaluate_checkpoint(device_ctx *d, const char *checkpoint, const char *data_path,
+                              train_eval_result *out, char *err, size_t errlen);
 
 #endif
