@@ -147,6 +147,13 @@ static void check_shape(const int *shape, float lo, float hi, uint64_t seed)
     float *rm = tu_download(d, brm, C), *rv = tu_download(d, brv, C);
     TU_OK(d, ops_batchnorm_backward(d, bdx, bdg, bdb, bdy, bx2, bg, bsm, bsi, N, C, HW));
     float *dx = tu_download(d, bdx, n), *dg = tu_download(d, bdg, C), *db = tu_download(d, bdb, C);
+    /* in place (dx = dy, as the model runs it): the same bits */
+    cl_mem bdy_in = tu_upload(d, dy, n);
+    TU_OK(d, ops_batchnorm_backward(d, bdy_in, bdg, bdb, bdy_in, bx2, bg, bsm, bsi, N, C, HW));
+    float *dx_in = tu_download(d, bdy_in, n);
+    ck_assert_msg(memcmp(dx_in, dx, n * sizeof(float)) == 0, "[%d,%d,%d] in-place dx differs", N, C, HW);
+    free(dx_in);
+    clReleaseMemObject(bdy_in);
     TU_OK(d, ops_batchnorm_forward_eval(d, by, bx2, bg, bb, brm, brv, N, C, HW, EPS));
     float *ye = tu_download(d, by, n);
 

@@ -1,6 +1,6 @@
 /* model.c: the CNN on a device: its buffers, and forward, loss, backward and update walked over the
  * plan's layers. Every layer keeps its output for backward; gradients flow through two ping-pong
- * buffers sized for the largest layer. Nothing here waits on the host. */
+ * buffers, each sized for the largest gradient it holds. Nothing here waits on the host. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -14,6 +14,13 @@ static size_t layer_out_floats(const model_layer *l)
 static size_t layer_in_floats(const model_layer *l)
 {
     return (size_t)l->in_c * (size_t)l->in_h * (size_t)l->in_w;
+}
+
+/* Whether a layer's backward writes its input's gradient over its output's: activations, dropout and
+ * batch norm (element-wise once its sums are taken) do, so the gradient stays in its buffer. */
+static int backward_in_place(const model_layer *l)
+{
+    return l->kind == LAYER_ACTIVATION || l->kind == LAYER_DROPOUT || l->kind == LAYER_BATCHNORM;
 }
 
 static cl_mem sub_buffer(model *m, cl_mem parent, size_t offset_floats, size_t count, const char *name)
@@ -88,11 +95,9 @@ model *model_create(device_ctx *d, const config *c, int in_c, int size, int clas
         if (!m->value[i]) goto fail;
         if (!t->is_stat && !(m->grad[i] = sub_buffer(m, m->grads, t->offset, t->count, t->name))) goto fail;
     }
-    size_t largest = layer_in_floats(&p->layers[0]);
     for (int i = 0; i < p->nlayers; i++) {
         const model_layer *l = &p->layers[i];
         size_t n = layer_out_floats(l);
-        if (n > largest) largest = n;
         /* relu and kin go backward from their output, so they overwrite their input: conv, batch norm
          * and dense need their own input for backward, never their output */
         if (l->kind == LAYER_ACTIVATION && i > 0 && ops_activation_from_output(l->act) &&
@@ -107,8 +112,18 @@ model *model_create(device_ctx *d, const config *c, int in_c, int size, int clas
              !(m->save_invstd[i] = device_alloc(d, (size_t)l->out_c * sizeof(float), l->name))))
             goto fail;
     }
+    /* each ping-pong buffer sized for the largest gradient backward leaves in it: the layers that
+     * work in place keep the gradient where it is, the others write their input's into the other */
+    size_t need[2] = {layer_out_floats(&p->layers[p->nlayers - 1]), 0};
+    for (int i = p->nlayers - 1, cur = 0; i > 0; i--) {
+        if (backward_in_place(&p->layers[i])) continue;
+        cur = 1 - cur;
+        if (layer_in_floats(&p->layers[i]) > need[cur]) need[cur] = layer_in_floats(&p->layers[i]);
+    }
     for (int i = 0; i < 2; i++)
-        if (!(m->dbuf[i] = device_alloc(d, (size_t)max_batch * largest * sizeof(float), "the gradients"))) goto fail;
+        if (!(m->dbuf[i] = device_alloc(d, (size_t)max_batch * (need[i] ? need[i] : 1) * sizeof(float),
+                                        "the gradients")))
+            goto fail;
     return m;
 fail:
     snprintf(err, errlen, "%s", d->error);
@@ -124,7 +139,8 @@ const model_plan *model_get_plan(const model *m)
 int model_forward(model *m, cl_mem x, int N, int training, uint64_t seed, uint64_t step)
 {
     if (N < 1 || N > m->max_batch)
-        return device_fail(m->d, "a batch of %d images does not fit the model built for up to %d", N, m->max_batch);
+        return device_fail(m->d, "a batch of %d images does not fit the model built for up to %d", N,
+                           m->max_batch);
     device_ctx *d = m->d;
     cl_mem in = x;
     for (int i = 0; i < m->plan.nlayers; i++) {
@@ -134,8 +150,8 @@ int model_forward(model *m, cl_mem x, int N, int training, uint64_t seed, uint64
         size_t n = (size_t)N * layer_out_floats(l);
         switch (l->kind) {
         case LAYER_CONV:
-            rc = ops_conv_forward(d, out, in, m->value[l->weight], m->value[l->bias], N, l->in_c, l->in_h, l->in_w,
-                                  l->out_c, l->k);
+            rc = ops_conv_forward(d, out, in, m->value[l->weight], m->value[l->bias], N, l->in_c, l->in_h,
+                                  l->in_w, l->out_c, l->k);
             break;
         case LAYER_BATCHNORM:
             if (training)
@@ -148,8 +164,12 @@ int model_forward(model *m, cl_mem x, int N, int training, uint64_t seed, uint64
                                                 m->value[l->mean], m->value[l->var], N, l->out_c,
                                                 l->out_h * l->out_w, MODEL_BN_EPS);
             break;
-        case LAYER_ACTIVATION: rc = ops_activation_forward(d, l->act, out, in, n); break;
-        case LAYER_MAXPOOL: rc = ops_maxpool_forward(d, out, in, N, l->in_c, l->in_h, l->in_w); break;
+        case LAYER_ACTIVATION:
+            rc = ops_activation_forward(d, l->act, out, in, n);
+            break;
+        case LAYER_MAXPOOL:
+            rc = ops_maxpool_forward(d, out, in, N, l->in_c, l->in_h, l->in_w);
+            break;
         case LAYER_DROPOUT:
             if (!training) {
                 m->cur[i] = in; /* identity at inference: no copy */
@@ -158,8 +178,8 @@ int model_forward(model *m, cl_mem x, int N, int training, uint64_t seed, uint64
             rc = ops_dropout_forward(d, out, in, n, l->p, seed, (uint32_t)i, step);
             break;
         case LAYER_DENSE:
-            rc = ops_dense_forward(d, out, in, m->value[l->weight], m->value[l->bias], N, (int)layer_in_floats(l),
-                                   l->out_c);
+            rc = ops_dense_forward(d, out, in, m->value[l->weight], m->value[l->bias], N,
+                                   (int)layer_in_floats(l), l->out_c);
             break;
         }
         if (rc != 0) return -1;
@@ -189,32 +209,36 @@ int model_backward(model *m, cl_mem x, int N, uint64_t seed, uint64_t step)
     for (int i = m->plan.nlayers - 1; i >= 0; i--) {
         const model_layer *l = &m->plan.layers[i];
         cl_mem in = i > 0 ? m->cur[i - 1] : x;
-        cl_mem dy = m->dbuf[cur], dx = i > 0 ? m->dbuf[1 - cur] : NULL;
+        cl_mem dy = m->dbuf[cur], dx = i == 0 ? NULL : backward_in_place(l) ? dy : m->dbuf[1 - cur];
         size_t n = (size_t)N * layer_out_floats(l);
         int rc = 0;
         switch (l->kind) {
         case LAYER_CONV:
-            rc = ops_conv_backward(d, dx, m->grad[l->weight], m->grad[l->bias], dy, in, m->value[l->weight], N,
-                                   l->in_c, l->in_h, l->in_w, l->out_c, l->k);
+            rc = ops_conv_backward(d, dx, m->grad[l->weight], m->grad[l->bias], dy, in, m->value[l->weight],
+                                   N, l->in_c, l->in_h, l->in_w, l->out_c, l->k);
             break;
         case LAYER_BATCHNORM:
-            rc = ops_batchnorm_backward(d, dx, m->grad[l->weight], m->grad[l->bias], dy, in, m->value[l->weight],
-                                        m->save_mean[i], m->save_invstd[i], N, l->out_c, l->out_h * l->out_w);
+            rc = ops_batchnorm_backward(d, dx, m->grad[l->weight], m->grad[l->bias], dy, in,
+                                        m->value[l->weight], m->save_mean[i], m->save_invstd[i], N, l->out_c,
+                                        l->out_h * l->out_w);
             break;
         case LAYER_ACTIVATION:
             rc = m->in_place[i] ? ops_activation_backward_from_output(d, l->act, dy, dy, m->cur[i], n)
                                 : ops_activation_backward(d, l->act, dy, dy, in, n);
-            dx = dy;
             break;
-        case LAYER_MAXPOOL: rc = ops_maxpool_backward(d, dx, dy, in, N, l->in_c, l->in_h, l->in_w); break;
-        case LAYER_DROPOUT: rc = ops_dropout_backward(d, dy, dy, n, l->p, seed, (uint32_t)i, step); dx = dy; break;
+        case LAYER_MAXPOOL:
+            rc = ops_maxpool_backward(d, dx, dy, in, N, l->in_c, l->in_h, l->in_w);
+            break;
+        case LAYER_DROPOUT:
+            rc = ops_dropout_backward(d, dy, dy, n, l->p, seed, (uint32_t)i, step);
+            break;
         case LAYER_DENSE:
-            rc = ops_dense_backward(d, dx, m->grad[l->weight], m->grad[l->bias], dy, in, m->value[l->weight], N,
-                                    (int)layer_in_floats(l), l->out_c);
+            rc = ops_dense_backward(d, dx, m->grad[l->weight], m->grad[l->bias], dy, in, m->value[l->weight],
+                                    N, (int)layer_in_floats(l), l->out_c);
             break;
         }
         if (rc != 0) return -1;
-        if (dx != dy) cur = 1 - cur; /* in-place layers leave the gradient where it was */
+        if (!backward_in_place(l)) cur = 1 - cur;
     }
     return 0;
 }
