@@ -44,7 +44,8 @@ static const char *at(const char *rel)
 
 static void make_dir(const char *rel)
 {
-    char p[512];
+    char p[128];
+    ck_assert(strlen(rel) + 2 <= sizeof p);
     snprintf(p, sizeof p, "%s/", rel);
     at(p);
 }

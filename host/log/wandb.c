@@ -312,7 +312,7 @@ static void fail_for_good(wandb_run *r, const char *why)
     int first = !r->failed;
     if (first) {
         r->failed = 1;
-        snprintf(r->error, sizeof r->error, "%s", why);
+        snprintf(r->error, sizeof r->error, "%.*s", (int)sizeof r->error - 1, why); /* a long reason is cut */
     }
     pthread_mutex_unlock(&r->mu);
     if (first)

@@ -166,8 +166,8 @@ static int get_number(ctx *c, const yaml_node_t *n, const char *what, double *ou
 
 static int get_int(ctx *c, const yaml_node_t *n, const char *what, long long lo, long long *out)
 {
-    double v;
-    int is_int;
+    double v = 0;
+    int is_int = 0;
     if (get_number(c, n, what, &v, &is_int)) return -1;
     if (!is_int || v < (double)lo || v > 9e18)
         return fail_at(c, line_of(n), "%s must be a whole number of at least %lld, not '%s'.", what, lo,
@@ -377,7 +377,7 @@ static int et_pair(ctx *c, const char *key, yaml_node_t *kn, yaml_node_t *vn, vo
 {
     et_seen *seen = argp;
     sweep_hyperband *hb = &c->spec->hyperband;
-    long long v;
+    long long v = 0;
     if (strcmp(key, "type") == 0) {
         if (need_scalar(c, vn, "early_terminate.type")) return -1;
         if (strcmp(text_of(vn), "hyperband") != 0)
@@ -568,7 +568,6 @@ static int parse_values(ctx *c, sweep_param *p, const yaml_node_t *vals, const y
     return 0;
 }
 
-
 /* Checks that the values the distribution reaches pass the key's range: both ends where they
  * are finite, the median where the law is unbounded (a draw outside the range is redrawn). */
 static int check_reach(ctx *c, sweep_param *p, const yaml_node_t *const *nodes, int line)
@@ -710,7 +709,8 @@ static int parse_param(ctx *c, const char *key, yaml_node_t *kn, yaml_node_t *vn
         if (get_number(c, nodes[k], what, &p->field, NULL)) return -1;                                       \
     }
     NUM(PK_Q, q)
-    NUM(PK_MU, mu) NUM(PK_SIGMA, sigma) NUM(PK_A, a) NUM(PK_B, b)
+    NUM(PK_MU, mu)
+    NUM(PK_SIGMA, sigma) NUM(PK_A, a) NUM(PK_B, b)
 #undef NUM
         p->min = minv,
         p->max = maxv;
