@@ -14,10 +14,45 @@
  * standard deviations of the mean, so E[(x-K)^2] - E[x-K]^2 does not cancel), and blocks merge with
  * Chan et al.'s pairwise update.
  *
- * Build options: -DCHUNK=<elements per stage-1 block, a multiple of 16>. */
+ * Build options: -DCHUNK=<elements per stage-1 block, a multiple of 16>; -DACT=<1 relu, 2 leaky_relu,
+ * 3 elu> fuses the activation after the batch norm: bn_normalize writes act(y), and the backward
+ * kernels take the gradient of act's output and that output, whose derivative it decides exactly
+ * (as in cl/activation.cl's *_backward_y). Without ACT (or 0) nothing is fused. */
 
 #ifndef CHUNK
 #error "batchnorm.cl needs -DCHUNK"
+#endif
+#ifndef ACT
+#define ACT 0
+#endif
+
+/* the fused activation on float16 runs (V) and single floats (S), and its derivative from its output */
+#if ACT == 1
+#define ACT_V(v) select(v, (float16)0.0f, (v) < 0.0f)
+#define ACT_S(v) ((v) < 0.0f ? 0.0f : (v))
+#define DACT_V(y) select((float16)0.0f, (float16)1.0f, (y) > 0.0f)
+#define DACT_S(y) ((y) > 0.0f ? 1.0f : 0.0f)
+#elif ACT == 2
+#define ACT_V(v) select(v, 0.01f * (v), (v) < 0.0f)
+#define ACT_S(v) ((v) < 0.0f ? 0.01f * (v) : (v))
+#define DACT_V(y) select((float16)0.01f, (float16)1.0f, (y) > 0.0f)
+#define DACT_S(y) ((y) > 0.0f ? 1.0f : 0.01f)
+#elif ACT == 3
+#define ACT_V(v) select(v, expm1(v), (v) < 0.0f)
+#define ACT_S(v) ((v) < 0.0f ? expm1(v) : (v))
+#define DACT_V(y) select((y) + 1.0f, (float16)1.0f, (y) > 0.0f)
+#define DACT_S(y) ((y) > 0.0f ? 1.0f : (y) + 1.0f)
+#else
+#define ACT_V(v) (v)
+#define ACT_S(v) (v)
+#endif
+/* the gradient of the batch norm's output: dy itself, or dy through the fused activation */
+#if ACT
+#define GRAD_V(q, yq, i) (vload16(0, (q) + (i)) * DACT_V(vload16(0, (yq) + (i))))
+#define GRAD_S(q, yq, i) ((q)[i] * DACT_S((yq)[i]))
+#else
+#define GRAD_V(q, yq, i) vload16(0, (q) + (i))
+#define GRAD_S(q, yq, i) ((q)[i])
 #endif
 
 #define VEC 16
@@ -106,18 +141,21 @@ __kernel void bn_finalize_stats(__global const float *part, __global float *runn
     size_t off = (size_t)plane * HW + p0;                                                                    \
     int full = p0 + VEC <= HW;
 
-/* y = gamma (x - mean) invstd + beta; y may be x */
+/* y = act(gamma (x - mean) invstd + beta), act the fused activation or none; y may be x */
 __kernel void bn_normalize(__global float *y, __global const float *x, __global const float *gamma,
                            __global const float *beta, __global const float *mean,
                            __global const float *invstd, int C, int HW)
 {
     EW_PROLOGUE
     float m = mean[c], s = invstd[c] * gamma[c], bt = beta[c];
-    if (full)
-        vstore16((vload16(0, x + off) - m) * s + bt, 0, y + off);
-    else
-        for (int i = 0; i < HW - p0; i++)
-            y[off + i] = (x[off + i] - m) * s + bt;
+    if (full) {
+        float16 v = (vload16(0, x + off) - m) * s + bt;
+        vstore16(ACT_V(v), 0, y + off);
+    } else
+        for (int i = 0; i < HW - p0; i++) {
+            float v = (x[off + i] - m) * s + bt;
+            y[off + i] = ACT_S(v);
+        }
 }
 
 /* inference: the same with the running statistics */
@@ -136,9 +174,10 @@ __kernel void bn_eval(__global float *y, __global const float *x, __global const
 
 /* Stage 1 of the gradient sums: grid (P, C); part[(c*P + b)*3] = sum dy, +1 = sum dy (x - mean),
  * +2 = sum (x - mean). The last is the rounding of the float mean seen from the data (it would be 0
- * with the exact mean): stage 2 uses it to take that rounding back out of dgamma. */
-__kernel void bn_partial_grad(__global float *part, __global const float *dy, __global const float *x,
-                              __global const float *mean, int C, int HW, int n, int P)
+ * with the exact mean): stage 2 uses it to take that rounding back out of dgamma. With ACT, dy is the
+ * gradient of the activation's output y, taken through it first. */
+__kernel void bn_partial_grad(__global float *part, __global const float *dy, __global const float *y,
+                              __global const float *x, __global const float *mean, int C, int HW, int n, int P)
 {
     int b = get_global_id(0), c = get_global_id(1);
     if (b >= P) return;
@@ -146,16 +185,16 @@ __kernel void bn_partial_grad(__global float *part, __global const float *dy, __
     float mc = mean[c];
     float16 sdy = 0.0f, sdyx = 0.0f, sx = 0.0f;
     BN_FOR_SEGMENTS({
-        __global const float *qx = x + off, *qd = dy + off;
+        __global const float *qx = x + off, *qd = dy + off, *qy = y + off;
         int i = 0;
         for (; i + VEC <= len; i += VEC) {
-            float16 g = vload16(0, qd + i), dv = vload16(0, qx + i) - mc;
+            float16 g = GRAD_V(qd, qy, i), dv = vload16(0, qx + i) - mc;
             sdy += g;
             sdyx += g * dv;
             sx += dv;
         }
         for (; i < len; i++) {
-            float g = qd[i], dv = qx[i] - mc;
+            float g = GRAD_S(qd, qy, i), dv = qx[i] - mc;
             sdy.s0 += g;
             sdyx.s0 += g * dv;
             sx.s0 += dv;
@@ -184,18 +223,20 @@ __kernel void bn_finalize_grad(__global const float *part, __global const float 
     dgamma[c] = (sdyx - sx / (float)n * sdy) * invstd[c];
 }
 
-/* PyTorch's dx = gamma invstd / n (n dy - dbeta - xhat dgamma); dx may be dy */
-__kernel void bn_dx(__global float *dx, __global const float *dy, __global const float *x,
+/* PyTorch's dx = gamma invstd / n (n dy - dbeta - xhat dgamma), dy through the fused activation (whose
+ * output is y) with ACT; dx may be dy */
+__kernel void bn_dx(__global float *dx, __global const float *dy, __global const float *y, __global const float *x,
                     __global const float *gamma, __global const float *mean, __global const float *invstd,
                     __global const float *dgamma, __global const float *dbeta, int C, int HW, int n)
 {
     EW_PROLOGUE
     float is = invstd[c], inv_n = 1.0f / (float)n, m = mean[c];
     float a = gamma[c] * is, sb = dbeta[c] * inv_n, sg = is * dgamma[c] * inv_n;
+    __global const float *qd = dy + off, *qy = y + off;
     if (full) {
         float16 xhat = vload16(0, x + off) - m;
-        vstore16(a * (vload16(0, dy + off) - sb - xhat * sg), 0, dx + off);
+        vstore16(a * (GRAD_V(qd, qy, 0) - sb - xhat * sg), 0, dx + off);
     } else
         for (int i = 0; i < HW - p0; i++)
-            dx[off + i] = a * (dy[off + i] - sb - (x[off + i] - m) * sg);
+            dx[off + i] = a * (GRAD_S(qd, qy, i) - sb - (x[off + i] - m) * sg);
 }

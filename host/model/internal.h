@@ -12,19 +12,21 @@ struct model {
     device_ctx *d;
     model_plan plan;
     int max_batch;
-    cl_mem params, grads, stats;         /* the allocations */
-    cl_mem value[MODEL_MAX_TENSORS];      /* views: parameters and statistics */
-    cl_mem grad[MODEL_MAX_TENSORS];       /* views: gradients of parameters */
-    cl_mem out[MODEL_MAX_LAYERS];         /* each layer's output [max_batch, out] */
-    int in_place[MODEL_MAX_LAYERS];       /* an activation that overwrites its input (out[i] is out[i-1]) */
-    cl_mem cur[MODEL_MAX_LAYERS];         /* what the last forward left as each layer's output */
-    cl_mem save_mean[MODEL_MAX_LAYERS];   /* batch norm: the batch's statistics for backward */
+    cl_mem params, grads, stats;        /* the allocations */
+    cl_mem value[MODEL_MAX_TENSORS];    /* views: parameters and statistics */
+    cl_mem grad[MODEL_MAX_TENSORS];     /* views: gradients of parameters */
+    cl_mem out[MODEL_MAX_LAYERS];       /* each layer's output [max_batch, out] */
+    int in_place[MODEL_MAX_LAYERS];     /* an activation that overwrites its input (out[i] is out[i-1]) */
+    int fused[MODEL_MAX_LAYERS];        /* a batch norm that runs the in-place activation after it when
+                                           training (ops_batchnorm_act_*) */
+    cl_mem cur[MODEL_MAX_LAYERS];       /* what the last forward left as each layer's output */
+    cl_mem save_mean[MODEL_MAX_LAYERS]; /* batch norm: the batch's statistics for backward */
     cl_mem save_invstd[MODEL_MAX_LAYERS];
-    cl_mem dbuf[2];                       /* ping-pong gradients of activations */
+    cl_mem dbuf[2]; /* ping-pong gradients of activations */
     cl_mem opt_state;
     ops_optimizer opt_kind;
     ops_optim_host_state opt_host;
-    long long bn_batches;                 /* num_batches_tracked */
+    long long bn_batches; /* num_batches_tracked */
 };
 
 #endif

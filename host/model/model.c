@@ -112,6 +112,9 @@ model *model_create(device_ctx *d, const config *c, int in_c, int size, int clas
              !(m->save_invstd[i] = device_alloc(d, (size_t)l->out_c * sizeof(float), l->name))))
             goto fail;
     }
+    /* a batch norm followed by an in-place activation runs it in its own passes when training */
+    for (int i = 0; i + 1 < p->nlayers; i++)
+        m->fused[i] = p->layers[i].kind == LAYER_BATCHNORM && m->in_place[i + 1];
     /* each ping-pong buffer sized for the largest gradient backward leaves in it: the layers that
      * work in place keep the gradient where it is, the others write their input's into the other */
     size_t need[2] = {layer_out_floats(&p->layers[p->nlayers - 1]), 0};
@@ -154,7 +157,12 @@ int model_forward(model *m, cl_mem x, int N, int training, uint64_t seed, uint64
                                   l->in_w, l->out_c, l->k);
             break;
         case LAYER_BATCHNORM:
-            if (training)
+            if (training && m->fused[i])
+                rc = ops_batchnorm_act_forward_train(
+                    d, m->plan.layers[i + 1].act, out, in, m->value[l->weight], m->value[l->bias],
+                    m->value[l->mean], m->value[l->var], m->save_mean[i], m->save_invstd[i], N, l->out_c,
+                    l->out_h * l->out_w, MODEL_BN_MOMENTUM, MODEL_BN_EPS);
+            else if (training)
                 rc = ops_batchnorm_forward_train(d, out, in, m->value[l->weight], m->value[l->bias],
                                                  m->value[l->mean], m->value[l->var], m->save_mean[i],
                                                  m->save_invstd[i], N, l->out_c, l->out_h * l->out_w,
@@ -165,7 +173,7 @@ int model_forward(model *m, cl_mem x, int N, int training, uint64_t seed, uint64
                                                 l->out_h * l->out_w, MODEL_BN_EPS);
             break;
         case LAYER_ACTIVATION:
-            rc = ops_activation_forward(d, l->act, out, in, n);
+            if (!(training && i > 0 && m->fused[i - 1])) rc = ops_activation_forward(d, l->act, out, in, n);
             break;
         case LAYER_MAXPOOL:
             rc = ops_maxpool_forward(d, out, in, N, l->in_c, l->in_h, l->in_w);
@@ -218,11 +226,18 @@ int model_backward(model *m, cl_mem x, int N, uint64_t seed, uint64_t step)
                                    N, l->in_c, l->in_h, l->in_w, l->out_c, l->k);
             break;
         case LAYER_BATCHNORM:
-            rc = ops_batchnorm_backward(d, dx, m->grad[l->weight], m->grad[l->bias], dy, in,
-                                        m->value[l->weight], m->save_mean[i], m->save_invstd[i], N, l->out_c,
-                                        l->out_h * l->out_w);
+            if (m->fused[i]) /* dy is the gradient of the activation's output, which cur[i] holds */
+                rc = ops_batchnorm_act_backward(d, m->plan.layers[i + 1].act, dx, m->grad[l->weight],
+                                                m->grad[l->bias], dy, m->cur[i], in, m->value[l->weight],
+                                                m->save_mean[i], m->save_invstd[i], N, l->out_c,
+                                                l->out_h * l->out_w);
+            else
+                rc = ops_batchnorm_backward(d, dx, m->grad[l->weight], m->grad[l->bias], dy, in,
+                                            m->value[l->weight], m->save_mean[i], m->save_invstd[i], N,
+                                            l->out_c, l->out_h * l->out_w);
             break;
         case LAYER_ACTIVATION:
+            if (i > 0 && m->fused[i - 1]) break; /* the batch norm before takes it */
             rc = m->in_place[i] ? ops_activation_backward_from_output(d, l->act, dy, dy, m->cur[i], n)
                                 : ops_activation_backward(d, l->act, dy, dy, in, n);
             break;

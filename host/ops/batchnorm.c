@@ -1,5 +1,6 @@
 /* batchnorm.c: batch normalization (training with batch statistics and PyTorch's running-statistics
- * update, inference with the running statistics, and backward), enqueueing cl/batchnorm.cl.
+ * update, inference with the running statistics, and backward), enqueueing cl/batchnorm.cl; training
+ * forward and backward also fused with a relu, leaky_relu or elu after it.
  *
  * The per-channel reductions are two-stage (blocks of bn_chunk elements, one work-item each, then
  * one work-item per channel over the blocks' partials, see the kernel file); the partials live in
@@ -14,11 +15,31 @@
 
 typedef struct {
     int parts; /* stage-1 blocks per channel */
-    char options[32];
+    char options[48];
 } bn_launch;
 
-/* Checks the shape shared by every pass and plans the two-stage reduction. */
-static int bn_plan(device_ctx *d, const char *what, int N, int C, int HW, bn_launch *lp)
+/* no activation fused */
+#define BN_NO_ACT (-1)
+
+/* ACT in cl/batchnorm.cl for an activation (BN_NO_ACT: 0), or -1 when it cannot be fused */
+static int bn_act_code(int act)
+{
+    switch (act) {
+    case BN_NO_ACT:
+        return 0;
+    case OPS_RELU:
+        return 1;
+    case OPS_LEAKY_RELU:
+        return 2;
+    case OPS_ELU:
+        return 3;
+    default:
+        return -1;
+    }
+}
+
+/* Checks the shape shared by every pass and plans the two-stage reduction with act fused. */
+static int bn_plan(device_ctx *d, const char *what, int N, int C, int HW, int act, bn_launch *lp)
 {
     if (N < 1 || C < 1 || HW < 1)
         return device_fail(d, "batch norm %s was given N=%d, C=%d, HW=%d; every size must be positive", what,
@@ -33,7 +54,14 @@ static int bn_plan(device_ctx *d, const char *what, int N, int C, int HW, bn_lau
      * hundreds of blocks and each lane's float sum stays short) */
     int n = N * HW, chunk = d->launch.v[LAUNCH_BN_CHUNK];
     lp->parts = (n + chunk - 1) / chunk;
-    snprintf(lp->options, sizeof lp->options, "-DCHUNK=%d", chunk);
+    int code = bn_act_code(act);
+    if (code < 0)
+        return device_fail(
+            d,
+            "batch norm %s cannot fuse %s: only relu, leaky_relu and elu go backward from their "
+            "output",
+            what, (unsigned)act < OPS_ACTIVATION_COUNT ? ops_activation_name(act) : "that activation");
+    snprintf(lp->options, sizeof lp->options, "-DCHUNK=%d -DACT=%d", chunk, code);
     return 0;
 }
 
@@ -51,12 +79,12 @@ static int bn_run_elementwise(device_ctx *d, cl_kernel k, int N, int C, int HW, 
     return device_run(d, k, 2, global, NULL, what);
 }
 
-int ops_batchnorm_forward_train(device_ctx *d, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
-                                cl_mem running_mean, cl_mem running_var, cl_mem save_mean, cl_mem save_invstd,
-                                int N, int C, int HW, float momentum, float eps)
+static int forward_train(device_ctx *d, int act, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
+                         cl_mem running_mean, cl_mem running_var, cl_mem save_mean, cl_mem save_invstd, int N,
+                         int C, int HW, float momentum, float eps)
 {
     bn_launch lp;
-    if (bn_plan(d, "training forward", N, C, HW, &lp)) return -1;
+    if (bn_plan(d, "training forward", N, C, HW, act, &lp)) return -1;
     int n = N * HW;
     if (n < 2)
         return device_fail(d,
@@ -116,7 +144,7 @@ int ops_batchnorm_forward_eval(device_ctx *d, cl_mem y, cl_mem x, cl_mem gamma, 
                                cl_mem running_mean, cl_mem running_var, int N, int C, int HW, float eps)
 {
     bn_launch lp;
-    if (bn_plan(d, "inference forward", N, C, HW, &lp)) return -1;
+    if (bn_plan(d, "inference forward", N, C, HW, BN_NO_ACT, &lp)) return -1;
     if (!(eps > 0.0f)) return device_fail(d, "batch norm was given eps %g; it must be positive", eps);
     if (!y || !x || !gamma || !beta || !running_mean || !running_var)
         return device_fail(d, "batch norm inference forward was given a NULL buffer");
@@ -136,12 +164,13 @@ int ops_batchnorm_forward_eval(device_ctx *d, cl_mem y, cl_mem x, cl_mem gamma, 
     return bn_run_elementwise(d, k, N, C, HW, "the batch norm inference");
 }
 
-int ops_batchnorm_backward(device_ctx *d, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
-                           cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, int N, int C, int HW)
+/* y: the fused activation's output (unread without one) */
+static int backward(device_ctx *d, int act, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem y,
+                    cl_mem x, cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, int N, int C, int HW)
 {
     bn_launch lp;
-    if (bn_plan(d, "backward", N, C, HW, &lp)) return -1;
-    if (!dgamma || !dbeta || !dy || !x || !gamma || !save_mean || !save_invstd)
+    if (bn_plan(d, "backward", N, C, HW, act, &lp)) return -1;
+    if (!dgamma || !dbeta || !dy || !y || !x || !gamma || !save_mean || !save_invstd)
         return device_fail(d, "batch norm backward was given a NULL buffer");
     int n = N * HW;
     cl_mem part = device_workspace(d, (size_t)C * lp.parts * 3 * sizeof(float));
@@ -154,12 +183,13 @@ int ops_batchnorm_backward(device_ctx *d, cl_mem dx, cl_mem dgamma, cl_mem dbeta
     cl_int st = 0;
     DEVICE_ARG(st, k1, 0, part);
     DEVICE_ARG(st, k1, 1, dy);
-    DEVICE_ARG(st, k1, 2, x);
-    DEVICE_ARG(st, k1, 3, save_mean);
-    DEVICE_ARG(st, k1, 4, C);
-    DEVICE_ARG(st, k1, 5, HW);
-    DEVICE_ARG(st, k1, 6, n);
-    DEVICE_ARG(st, k1, 7, lp.parts);
+    DEVICE_ARG(st, k1, 2, y);
+    DEVICE_ARG(st, k1, 3, x);
+    DEVICE_ARG(st, k1, 4, save_mean);
+    DEVICE_ARG(st, k1, 5, C);
+    DEVICE_ARG(st, k1, 6, HW);
+    DEVICE_ARG(st, k1, 7, n);
+    DEVICE_ARG(st, k1, 8, lp.parts);
     if (device_check(d, st, "setting the batch norm gradient sum arguments")) return -1;
     if (bn_run_blocks(d, k1, &lp, C, "the batch norm partial gradient sums")) return -1;
 
@@ -177,15 +207,46 @@ int ops_batchnorm_backward(device_ctx *d, cl_mem dx, cl_mem dgamma, cl_mem dbeta
     if (!dx) return 0;
     DEVICE_ARG(st, k3, 0, dx);
     DEVICE_ARG(st, k3, 1, dy);
-    DEVICE_ARG(st, k3, 2, x);
-    DEVICE_ARG(st, k3, 3, gamma);
-    DEVICE_ARG(st, k3, 4, save_mean);
-    DEVICE_ARG(st, k3, 5, save_invstd);
-    DEVICE_ARG(st, k3, 6, dgamma);
-    DEVICE_ARG(st, k3, 7, dbeta);
-    DEVICE_ARG(st, k3, 8, C);
-    DEVICE_ARG(st, k3, 9, HW);
-    DEVICE_ARG(st, k3, 10, n);
+    DEVICE_ARG(st, k3, 2, y);
+    DEVICE_ARG(st, k3, 3, x);
+    DEVICE_ARG(st, k3, 4, gamma);
+    DEVICE_ARG(st, k3, 5, save_mean);
+    DEVICE_ARG(st, k3, 6, save_invstd);
+    DEVICE_ARG(st, k3, 7, dgamma);
+    DEVICE_ARG(st, k3, 8, dbeta);
+    DEVICE_ARG(st, k3, 9, C);
+    DEVICE_ARG(st, k3, 10, HW);
+    DEVICE_ARG(st, k3, 11, n);
     if (device_check(d, st, "setting the batch norm input gradient arguments")) return -1;
     return bn_run_elementwise(d, k3, N, C, HW, "the batch norm input gradient");
+}
+
+int ops_batchnorm_forward_train(device_ctx *d, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
+                                cl_mem running_mean, cl_mem running_var, cl_mem save_mean, cl_mem save_invstd,
+                                int N, int C, int HW, float momentum, float eps)
+{
+    return forward_train(d, BN_NO_ACT, y, x, gamma, beta, running_mean, running_var, save_mean, save_invstd,
+                         N, C, HW, momentum, eps);
+}
+
+int ops_batchnorm_act_forward_train(device_ctx *d, ops_activation act, cl_mem y, cl_mem x, cl_mem gamma,
+                                    cl_mem beta, cl_mem running_mean, cl_mem running_var, cl_mem save_mean,
+                                    cl_mem save_invstd, int N, int C, int HW, float momentum, float eps)
+{
+    return forward_train(d, (int)act, y, x, gamma, beta, running_mean, running_var, save_mean, save_invstd, N,
+                         C, HW, momentum, eps);
+}
+
+int ops_batchnorm_backward(device_ctx *d, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
+                           cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, int N, int C, int HW)
+{
+    /* the kernels' y argument is not read without an activation: any valid buffer */
+    return backward(d, BN_NO_ACT, dx, dgamma, dbeta, dy, dy, x, gamma, save_mean, save_invstd, N, C, HW);
+}
+
+int ops_batchnorm_act_backward(device_ctx *d, ops_activation act, cl_mem dx, cl_mem dgamma, cl_mem dbeta,
+                               cl_mem dy, cl_mem y, cl_mem x, cl_mem gamma, cl_mem save_mean,
+                               cl_mem save_invstd, int N, int C, int HW)
+{
+    return backward(d, (int)act, dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, N, C, HW);
 }
