@@ -2,7 +2,7 @@
  * data loader is not what is measured), and the time from launch to the end of the first step.
  *
  *   bench_train [--device N] [--channels C] [--size S] [--batch B] [--steps K] [--filters F]
- *               [--dense D] [--optimizer adam] [--no-bn]
+ *               [--dense D] [--optimizer adam] [--activation relu] [--no-bn]
  *
  * Prints one JSON object: images_per_sec (median over timed windows), step_ms, first_step_s (from
  * process start, kernel builds included), train_flops_per_image (3 x the forward multiply-adds
@@ -52,18 +52,29 @@ int main(int argc, char **argv)
 {
     double t_launch = progress_now() - process_start_seconds_ago();
     int dev = 0, channels = 1, size = 32, batch = 64, steps = 30, filters = 32, dense = 128, bn = 1;
-    const char *optimizer = "adam";
+    const char *optimizer = "adam", *activation = "relu";
     for (int i = 1; i < argc; i++) {
         int has = i + 1 < argc;
-        if (!strcmp(argv[i], "--device") && has) dev = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--channels") && has) channels = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--size") && has) size = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--batch") && has) batch = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--steps") && has) steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--filters") && has) filters = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--dense") && has) dense = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--optimizer") && has) optimizer = argv[++i];
-        else if (!strcmp(argv[i], "--no-bn")) bn = 0;
+        if (!strcmp(argv[i], "--device") && has)
+            dev = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--channels") && has)
+            channels = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--size") && has)
+            size = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && has)
+            batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--steps") && has)
+            steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--filters") && has)
+            filters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--dense") && has)
+            dense = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--optimizer") && has)
+            optimizer = argv[++i];
+        else if (!strcmp(argv[i], "--activation") && has)
+            activation = argv[++i];
+        else if (!strcmp(argv[i], "--no-bn"))
+            bn = 0;
         else {
             fprintf(stderr, "bench_train: unknown argument %s\n", argv[i]);
             return 2;
@@ -92,6 +103,10 @@ int main(int argc, char **argv)
     config_set(&c, "dense_neurons", v, 0, err, sizeof err);
     config_set(&c, "batch_norm", bn ? "true" : "false", 0, err, sizeof err);
     config_set(&c, "dropout", "0", 0, err, sizeof err);
+    if (config_set(&c, "activation", activation, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_train: %s\n", err);
+        return 2;
+    }
     model *m = model_create(d, &c, channels, size, 10, batch, err, sizeof err);
     if (!m || model_init(m, "torch", 1) != 0) {
         fprintf(stderr, "bench_train: %s\n", m ? d->error : err);
@@ -100,8 +115,10 @@ int main(int argc, char **argv)
     size_t per = (size_t)channels * size * size;
     float *x = malloc((size_t)batch * per * sizeof(float));
     int32_t *y = malloc((size_t)batch * sizeof(int32_t));
-    for (size_t i = 0; i < (size_t)batch * per; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
-    for (int i = 0; i < batch; i++) y[i] = i % 10;
+    for (size_t i = 0; i < (size_t)batch * per; i++)
+        x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    for (int i = 0; i < batch; i++)
+        y[i] = i % 10;
     cl_mem bx = device_alloc(d, (size_t)batch * per * sizeof(float), "x");
     cl_mem by = device_alloc(d, (size_t)batch * sizeof(int32_t), "y");
     cl_mem stats = device_alloc(d, 2 * sizeof(float), "stats");
@@ -116,9 +133,9 @@ int main(int argc, char **argv)
         /* each step uploads its batch as training does */
         if (device_write(d, bx, 0, (size_t)batch * per * sizeof(float), x) != 0 ||
             device_write(d, by, 0, (size_t)batch * sizeof(int32_t), y) != 0 ||
-            model_forward(m, bx, batch, 1, 1, (uint64_t)s) != 0 || model_loss(m, by, stats, 0, batch, 1) != 0 ||
-            model_backward(m, bx, batch, 1, (uint64_t)s) != 0 || model_update(m, &opt) != 0 ||
-            device_read(d, stats, 0, sizeof st, st) != 0) {
+            model_forward(m, bx, batch, 1, 1, (uint64_t)s) != 0 ||
+            model_loss(m, by, stats, 0, batch, 1) != 0 || model_backward(m, bx, batch, 1, (uint64_t)s) != 0 ||
+            model_update(m, &opt) != 0 || device_read(d, stats, 0, sizeof st, st) != 0) {
             fprintf(stderr, "bench_train: %s\n", d->error);
             return 1;
         }
@@ -132,11 +149,13 @@ int main(int argc, char **argv)
     const model_plan *p = model_get_plan(m);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"device\": \"%s\", \"channels\": %d, \"size\": %d, \"batch\": %d, \"filters\": %d, \"steps\": %d, "
-           "\"images_per_sec\": %.2f, \"step_ms\": %.3f, \"first_step_s\": %.3f, \"train_flops_per_image\": %.6g, "
-           "\"params\": %lld, \"peak_rss_mib\": %.1f}\n",
-           d->info.name, channels, size, batch, filters, steps, batch / med, 1e3 * med, first_step,
-           6.0 * (double)p->total_macs, p->total_params, ru.ru_maxrss / 1024.0);
+    printf(
+        "{\"device\": \"%s\", \"channels\": %d, \"size\": %d, \"batch\": %d, \"filters\": %d, \"steps\": %d, "
+        "\"images_per_sec\": %.2f, \"step_ms\": %.3f, \"first_step_s\": %.3f, \"train_flops_per_image\": "
+        "%.6g, "
+        "\"params\": %lld, \"peak_rss_mib\": %.1f}\n",
+        d->info.name, channels, size, batch, filters, steps, batch / med, 1e3 * med, first_step,
+        6.0 * (double)p->total_macs, p->total_params, ru.ru_maxrss / 1024.0);
     free(times);
     free(x);
     free(y);
