@@ -7,72 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act_ref.h"
 #include "cltrain/ops.h"
-
-static double sig(double x)
-{
-    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
-}
-
-static double softplus(double x)
-{
-    return x > 30 ? x + log1p(exp(-x)) : log1p(exp(x));
-}
-
-static double ref_f(ops_activation a, double x)
-{
-    switch (a) {
-    case OPS_RELU:
-        return x > 0 ? x : 0;
-    case OPS_SILU:
-        return x * sig(x);
-    case OPS_GELU:
-        return 0.5 * x * erfc(-x / sqrt(2.0));
-    case OPS_MISH:
-        return x * tanh(softplus(x));
-    case OPS_TANH:
-        return tanh(x);
-    case OPS_SIGMOID:
-        return sig(x);
-    case OPS_LEAKY_RELU:
-        return x > 0 ? x : 0.01 * x;
-    case OPS_ELU:
-        return x > 0 ? x : expm1(x);
-    default:
-        ck_abort_msg("no reference for activation %d", (int)a);
-    }
-    return 0;
-}
-
-static double ref_df(ops_activation a, double x)
-{
-    switch (a) {
-    case OPS_RELU:
-        return x > 0 ? 1 : 0;
-    case OPS_SILU:
-        return sig(x) + x * sig(x) * sig(-x);
-    case OPS_GELU:
-        return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) / sqrt(2 * M_PI);
-    case OPS_MISH: {
-        double t = tanh(softplus(x));
-        double sech = 1.0 / cosh(softplus(x));
-        return t + x * sech * sech * sig(x);
-    }
-    case OPS_TANH: {
-        double s = 1.0 / cosh(x);
-        return s * s;
-    }
-    case OPS_SIGMOID:
-        return sig(x) * sig(-x);
-    case OPS_LEAKY_RELU:
-        return x > 0 ? 1 : 0.01;
-    case OPS_ELU:
-        return x > 0 ? 1 : exp(x);
-    default:
-        ck_abort_msg("no reference for activation %d", (int)a);
-    }
-    return 0;
-}
 
 START_TEST(names_round_trip_and_unknown_names_fail)
 {
@@ -104,8 +40,8 @@ START_TEST(reference_derivatives_match_finite_differences)
     const double h = 1e-5;
     for (double x = -8.0; x <= 8.0; x += 0.0137) {
         if (fabs(x) < 1e-3) continue; /* relu, leaky_relu and elu have a kink at 0 */
-        double fd = (ref_f(a, x + h) - ref_f(a, x - h)) / (2 * h);
-        double an = ref_df(a, x);
+        double fd = (tu_act_ref(a, x + h) - tu_act_ref(a, x - h)) / (2 * h);
+        double an = tu_act_ref_slope(a, x);
         ck_assert_msg(fabs(fd - an) <= 1e-7 * fmax(1.0, fabs(an)),
                       "%s'(%g): analytic %.12g, finite difference %.12g", ops_activation_name(a), x, an, fd);
     }
@@ -113,9 +49,10 @@ START_TEST(reference_derivatives_match_finite_differences)
 END_TEST
 
 /* Runs forward and backward on x (with dy) and checks both against the references: on
- * [-6,6] with tu_max_rel_err; at large |x| element by element, judged relative to max(|ref|, 1e-3)
- * because there the exact values span 1e-40 .. 1e4 and a tiny tail only has to be tiny. */
-static void check_activation(ops_activation a, const float *x, const float *dy, size_t n, int large)
+ * [-6,6] (floor 0) with tu_max_rel_err; otherwise element by element, judged relative to
+ * max(|ref|, floor): at large |x| with floor 1e-3, because there the exact values span 1e-40 .. 1e4
+ * and a tiny tail only has to be tiny, near 0 with a floor far below every value. */
+static void check_activation(ops_activation a, const float *x, const float *dy, size_t n, double floor)
 {
     device_ctx *d = tu_device();
     cl_mem bx = tu_upload(d, x, n), bdy = tu_upload(d, dy, n);
@@ -126,19 +63,19 @@ static void check_activation(ops_activation a, const float *x, const float *dy, 
     float *y = tu_download(d, by, n), *dx = tu_download(d, bdx, n);
     double *ry = tu_alloc(n * sizeof(double)), *rdx = tu_alloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) {
-        ry[i] = ref_f(a, x[i]);
-        rdx[i] = dy[i] * ref_df(a, x[i]);
+        ry[i] = tu_act_ref(a, x[i]);
+        rdx[i] = dy[i] * tu_act_ref_slope(a, x[i]);
         ck_assert_msg(isfinite(y[i]) && isfinite(dx[i]), "%s at x=%g gives y=%g dx=%g",
                       ops_activation_name(a), x[i], y[i], dx[i]);
     }
-    if (!large) {
+    if (floor == 0) {
         double ey = tu_max_rel_err(y, ry, n), ed = tu_max_rel_err(dx, rdx, n);
         ck_assert_msg(ey <= 1e-4, "%s forward rel err %g", ops_activation_name(a), ey);
         ck_assert_msg(ed <= 1e-4, "%s backward rel err %g", ops_activation_name(a), ed);
     } else {
         for (size_t i = 0; i < n; i++) {
-            double ey = fabs(y[i] - ry[i]) / fmax(fabs(ry[i]), 1e-3);
-            double ed = fabs(dx[i] - rdx[i]) / fmax(fabs(rdx[i]), 1e-3);
+            double ey = fabs(y[i] - ry[i]) / fmax(fabs(ry[i]), floor);
+            double ed = fabs(dx[i] - rdx[i]) / fmax(fabs(rdx[i]), floor);
             ck_assert_msg(ey <= 1e-4 && ed <= 1e-4, "%s at x=%g: y=%.9g (ref %.9g), dx=%.9g (ref %.9g)",
                           ops_activation_name(a), x[i], y[i], ry[i], dx[i], rdx[i]);
         }
@@ -180,7 +117,7 @@ START_TEST(forward_and_backward_match_references)
         tu_fill_uniform(dy, n, 0.5f, 1.5f, 12 + s);
         for (size_t i = 1; i < n; i += 2)
             dy[i] = -dy[i];
-        check_activation(a, x, dy, n, 0);
+        check_activation(a, x, dy, n, 0.0);
         free(x);
         free(dy);
     }
@@ -190,7 +127,22 @@ START_TEST(forward_and_backward_match_references)
     float dyb[sizeof big / sizeof *big];
     for (size_t i = 0; i < nb; i++)
         dyb[i] = 0.75f;
-    check_activation(a, big, dyb, nb, 1);
+    check_activation(a, big, dyb, nb, 1e-3);
+}
+END_TEST
+
+/* Near 0 every value must keep its relative accuracy (elu's e^x - 1 would lose half its digits at
+ * x = -1e-4), and on both sides of the 1/2 where act_math.cl's expm1 changes formula. */
+START_TEST(small_inputs_keep_their_relative_accuracy)
+{
+    ops_activation a = (ops_activation)_i;
+    float x[] = {1e-6f, -1e-6f, 1e-4f,  -1e-4f, 0.01f,  -0.01f, 0.3f,
+                 -0.3f, 0.49f,  -0.49f, 0.51f,  -0.51f, 0.7f,   -0.7f};
+    size_t n = sizeof x / sizeof *x;
+    float dy[sizeof x / sizeof *x];
+    for (size_t i = 0; i < n; i++)
+        dy[i] = 1.25f;
+    check_activation(a, x, dy, n, 1e-30);
 }
 END_TEST
 
@@ -285,6 +237,7 @@ static Suite *suite(void)
     tcase_add_test(tc, names_round_trip_and_unknown_names_fail);
     tcase_add_loop_test(tc, reference_derivatives_match_finite_differences, 0, OPS_ACTIVATION_COUNT);
     tcase_add_loop_test(tc, forward_and_backward_match_references, 0, OPS_ACTIVATION_COUNT);
+    tcase_add_loop_test(tc, small_inputs_keep_their_relative_accuracy, 0, OPS_ACTIVATION_COUNT);
     tcase_add_loop_test(tc, in_place_gives_the_same_numbers, 0, OPS_ACTIVATION_COUNT);
     tcase_add_test(tc, bad_arguments_fail_with_a_sentence);
     tcase_add_loop_test(tc, every_work_group_size_matches_references, 0, tu_launch_count(WG_CHOICE, 1));
