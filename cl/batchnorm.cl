@@ -15,9 +15,10 @@
  * Chan et al.'s pairwise update.
  *
  * Build options: -DCHUNK=<elements per stage-1 block, a multiple of 16>; -DACT=<1 relu, 2 leaky_relu,
- * 3 elu> fuses the activation after the batch norm: bn_normalize writes act(y), and the backward
- * kernels take the gradient of act's output and that output, whose derivative it decides exactly
- * (as in cl/activation.cl's *_backward_y). Without ACT (or 0) nothing is fused. */
+ * 3 elu, 4 silu, 5 gelu, 6 mish, 7 tanh, 8 sigmoid> fuses the activation after the batch norm:
+ * bn_normalize and bn_eval write act(z) for z the batch norm's output, and the backward kernels take
+ * the gradient of act's output and recompute z from x, so z is never stored (cl/act_math.cl's
+ * formulas, on float16 runs and single floats). Without ACT (or 0) nothing is fused. */
 
 #ifndef CHUNK
 #error "batchnorm.cl needs -DCHUNK"
@@ -26,33 +27,49 @@
 #define ACT 0
 #endif
 
-/* the fused activation on float16 runs (V) and single floats (S), and its derivative from its output */
+#if ACT
+#define ACT_T float16
+#define ACT_FN(name) act16_##name
+#include "act_math.cl"
+#undef ACT_T
+#undef ACT_FN
+#define ACT_T float
+#define ACT_FN(name) act_##name
+#include "act_math.cl"
+
 #if ACT == 1
-#define ACT_V(v) select(v, (float16)0.0f, (v) < 0.0f)
-#define ACT_S(v) ((v) < 0.0f ? 0.0f : (v))
-#define DACT_V(y) select((float16)0.0f, (float16)1.0f, (y) > 0.0f)
-#define DACT_S(y) ((y) > 0.0f ? 1.0f : 0.0f)
+#define ACT_CALL(prefix, z) prefix##relu(z)
 #elif ACT == 2
-#define ACT_V(v) select(v, 0.01f * (v), (v) < 0.0f)
-#define ACT_S(v) ((v) < 0.0f ? 0.01f * (v) : (v))
-#define DACT_V(y) select((float16)0.01f, (float16)1.0f, (y) > 0.0f)
-#define DACT_S(y) ((y) > 0.0f ? 1.0f : 0.01f)
+#define ACT_CALL(prefix, z) prefix##leaky_relu(z)
 #elif ACT == 3
-#define ACT_V(v) select(v, expm1(v), (v) < 0.0f)
-#define ACT_S(v) ((v) < 0.0f ? expm1(v) : (v))
-#define DACT_V(y) select((y) + 1.0f, (float16)1.0f, (y) > 0.0f)
-#define DACT_S(y) ((y) > 0.0f ? 1.0f : (y) + 1.0f)
+#define ACT_CALL(prefix, z) prefix##elu(z)
+#elif ACT == 4
+#define ACT_CALL(prefix, z) prefix##silu(z)
+#elif ACT == 5
+#define ACT_CALL(prefix, z) prefix##gelu(z)
+#elif ACT == 6
+#define ACT_CALL(prefix, z) prefix##mish(z)
+#elif ACT == 7
+#define ACT_CALL(prefix, z) prefix##tanh(z)
+#elif ACT == 8
+#define ACT_CALL(prefix, z) prefix##sigmoid(z)
+#else
+#error "batchnorm.cl: ACT must be 0 to 8"
+#endif
+/* the fused activation on float16 runs (V) and single floats (S), and its derivative; the name is
+ * pasted inside ACT_CALL because a builtin's name (tanh) may be a macro in the driver's headers */
+#define ACT_V(z) ACT_CALL(act16_, z)
+#define ACT_S(z) ACT_CALL(act_, z)
+#define DACT_V(z) ACT_CALL(act16_d_, z)
+#define DACT_S(z) ACT_CALL(act_d_, z)
+/* the gradient of the batch norm's output z from that of act's output q */
+#define GRAD_V(q, i, z) (vload16(0, (q) + (i)) * DACT_V(z))
+#define GRAD_S(q, i, z) ((q)[i] * DACT_S(z))
 #else
 #define ACT_V(v) (v)
 #define ACT_S(v) (v)
-#endif
-/* the gradient of the batch norm's output: dy itself, or dy through the fused activation */
-#if ACT
-#define GRAD_V(q, yq, i) (vload16(0, (q) + (i)) * DACT_V(vload16(0, (yq) + (i))))
-#define GRAD_S(q, yq, i) ((q)[i] * DACT_S((yq)[i]))
-#else
-#define GRAD_V(q, yq, i) vload16(0, (q) + (i))
-#define GRAD_S(q, yq, i) ((q)[i])
+#define GRAD_V(q, i, z) vload16(0, (q) + (i))
+#define GRAD_S(q, i, z) ((q)[i])
 #endif
 
 #define VEC 16
@@ -166,35 +183,37 @@ __kernel void bn_eval(__global float *y, __global const float *x, __global const
     EW_PROLOGUE
     float m = running_mean[c], s = gamma[c] / sqrt(running_var[c] + eps), bt = beta[c];
     if (full)
-        vstore16((vload16(0, x + off) - m) * s + bt, 0, y + off);
+        vstore16(ACT_V((vload16(0, x + off) - m) * s + bt), 0, y + off);
     else
         for (int i = 0; i < HW - p0; i++)
-            y[off + i] = (x[off + i] - m) * s + bt;
+            y[off + i] = ACT_S((x[off + i] - m) * s + bt);
 }
 
 /* Stage 1 of the gradient sums: grid (P, C); part[(c*P + b)*3] = sum dy, +1 = sum dy (x - mean),
  * +2 = sum (x - mean). The last is the rounding of the float mean seen from the data (it would be 0
  * with the exact mean): stage 2 uses it to take that rounding back out of dgamma. With ACT, dy is the
- * gradient of the activation's output y, taken through it first. */
-__kernel void bn_partial_grad(__global float *part, __global const float *dy, __global const float *y,
-                              __global const float *x, __global const float *mean, int C, int HW, int n, int P)
+ * gradient of the activation's output, taken through it first at z = gamma invstd (x - mean) + beta. */
+__kernel void bn_partial_grad(__global float *part, __global const float *dy, __global const float *x,
+                              __global const float *gamma, __global const float *beta,
+                              __global const float *mean, __global const float *invstd, int C, int HW, int n,
+                              int P)
 {
     int b = get_global_id(0), c = get_global_id(1);
     if (b >= P) return;
     int j0 = b * CHUNK, jend = min(j0 + CHUNK, n);
-    float mc = mean[c];
+    float mc = mean[c], s = invstd[c] * gamma[c], bt = beta[c];
     float16 sdy = 0.0f, sdyx = 0.0f, sx = 0.0f;
     BN_FOR_SEGMENTS({
-        __global const float *qx = x + off, *qd = dy + off, *qy = y + off;
+        __global const float *qx = x + off, *qd = dy + off;
         int i = 0;
         for (; i + VEC <= len; i += VEC) {
-            float16 g = GRAD_V(qd, qy, i), dv = vload16(0, qx + i) - mc;
+            float16 dv = vload16(0, qx + i) - mc, g = GRAD_V(qd, i, dv * s + bt);
             sdy += g;
             sdyx += g * dv;
             sx += dv;
         }
         for (; i < len; i++) {
-            float g = GRAD_S(qd, qy, i), dv = qx[i] - mc;
+            float dv = qx[i] - mc, g = GRAD_S(qd, i, dv * s + bt);
             sdy.s0 += g;
             sdyx.s0 += g * dv;
             sx.s0 += dv;
@@ -223,20 +242,23 @@ __kernel void bn_finalize_grad(__global const float *part, __global const float 
     dgamma[c] = (sdyx - sx / (float)n * sdy) * invstd[c];
 }
 
-/* PyTorch's dx = gamma invstd / n (n dy - dbeta - xhat dgamma), dy through the fused activation (whose
- * output is y) with ACT; dx may be dy */
-__kernel void bn_dx(__global float *dx, __global const float *dy, __global const float *y, __global const float *x,
-                    __global const float *gamma, __global const float *mean, __global const float *invstd,
-                    __global const float *dgamma, __global const float *dbeta, int C, int HW, int n)
+/* PyTorch's dx = gamma invstd / n (n dy - dbeta - xhat dgamma), with ACT dy through the fused activation
+ * at z as in bn_partial_grad; dx may be dy */
+__kernel void bn_dx(__global float *dx, __global const float *dy, __global const float *x,
+                    __global const float *gamma, __global const float *beta, __global const float *mean,
+                    __global const float *invstd, __global const float *dgamma, __global const float *dbeta,
+                    int C, int HW, int n)
 {
     EW_PROLOGUE
-    float is = invstd[c], inv_n = 1.0f / (float)n, m = mean[c];
-    float a = gamma[c] * is, sb = dbeta[c] * inv_n, sg = is * dgamma[c] * inv_n;
-    __global const float *qd = dy + off, *qy = y + off;
+    float is = invstd[c], inv_n = 1.0f / (float)n, m = mean[c], bt = beta[c];
+    float a = is * gamma[c], sb = dbeta[c] * inv_n, sg = is * dgamma[c] * inv_n;
+    __global const float *qd = dy + off;
     if (full) {
         float16 xhat = vload16(0, x + off) - m;
-        vstore16(a * (GRAD_V(qd, qy, 0) - sb - xhat * sg), 0, dx + off);
+        vstore16(a * (GRAD_V(qd, 0, xhat * a + bt) - sb - xhat * sg), 0, dx + off);
     } else
-        for (int i = 0; i < HW - p0; i++)
-            dx[off + i] = a * (GRAD_S(qd, qy, i) - sb - (x[off + i] - m) * sg);
+        for (int i = 0; i < HW - p0; i++) {
+            float xhat = x[off + i] - m;
+            dx[off + i] = a * (GRAD_S(qd, i, xhat * a + bt) - sb - xhat * sg);
+        }
 }

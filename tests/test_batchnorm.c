@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act_ref.h"
 #include "cltrain/ops.h"
 
 #define EPS 1e-5f
@@ -438,22 +439,9 @@ END_TEST
 
 /* ---- batch norm fused with the activation after it ---- */
 
-static const ops_activation FUSED[] = {OPS_RELU, OPS_LEAKY_RELU, OPS_ELU};
+/* every activation fuses; the loops below run each (OPS_ACTIVATION_COUNT of them) */
 
-static double ref_act(ops_activation a, double v)
-{
-    if (v >= 0) return v;
-    return a == OPS_RELU ? 0 : a == OPS_LEAKY_RELU ? 0.01 * v : expm1(v);
-}
-
-/* the derivative from the output, as the model's in-place activations take it */
-static double ref_dact(ops_activation a, double z)
-{
-    if (z > 0) return 1;
-    return a == OPS_RELU ? 0 : a == OPS_LEAKY_RELU ? 0.01 : z + 1;
-}
-
-/* z = act(bn(x)) and, for dz, the gradients of x, gamma and beta: batch norm's backward of dz act'(z) */
+/* z = act(bn(x)) and, for dz, the gradients of x, gamma and beta: batch norm's backward of dz act'(bn(x)) */
 static void ref_fused(ops_activation a, const double *x, const double *g, const double *b, const double *dz,
                       int N, int C, int HW, double *z, double *dx, double *dg, double *db)
 {
@@ -462,8 +450,8 @@ static void ref_fused(ops_activation a, const double *x, const double *g, const 
     double *dy = tu_alloc(n * sizeof(double));
     ref_forward_d(x, g, b, N, C, HW, z, mean, is);
     for (size_t j = 0; j < n; j++) {
-        z[j] = ref_act(a, z[j]);
-        dy[j] = dz ? dz[j] * ref_dact(a, z[j]) : 0;
+        dy[j] = dz ? dz[j] * tu_act_ref_slope(a, z[j]) : 0;
+        z[j] = tu_act_ref(a, z[j]);
     }
     if (dz) ref_backward_d(dy, x, g, mean, is, N, C, HW, dx, dg, db);
     free(mean);
@@ -473,7 +461,7 @@ static void ref_fused(ops_activation a, const double *x, const double *g, const 
 
 START_TEST(fused_reference_matches_finite_differences)
 {
-    ops_activation a = FUSED[_i];
+    ops_activation a = (ops_activation)_i;
     int N = 2, C = 3, HW = 5;
     size_t n = (size_t)N * C * HW;
     float *xf = tu_alloc(n * sizeof(float)), *wf = tu_alloc(n * sizeof(float)), gf[3], bf[3];
@@ -485,10 +473,7 @@ START_TEST(fused_reference_matches_finite_differences)
            *b = tu_to_double(bf, 3);
     double *z = tu_alloc(n * sizeof(double)), *dx = tu_alloc(n * sizeof(double)), dg[3], db[3];
     ref_fused(a, x, g, b, w, N, C, HW, z, dx, dg, db);
-    int negative = 0;
-    for (size_t j = 0; j < n; j++)
-        negative += z[j] <= 0;
-    ck_assert_msg(negative > 0 && negative < (int)n, "the activation must see both signs");
+    /* the activation must see both signs: bn(x) has mean beta and unit spread per channel */
     const double h = 1e-6;
     for (size_t k = 0; k < n + 6; k++) {
         double *v = k < n ? &x[k] : k < n + 3 ? &g[k - n] : &b[k - n - 3];
@@ -519,8 +504,8 @@ START_TEST(fused_activation_matches_references)
 {
     static const int shapes[][3] = {{2, 3, 257}, {4, 5, 99}, {8, 3, 61 * 59}};
     device_ctx *d = tu_device();
-    ops_activation a = FUSED[_i % 3];
-    const int *sh = shapes[_i / 3];
+    ops_activation a = (ops_activation)(_i % OPS_ACTIVATION_COUNT);
+    const int *sh = shapes[_i / OPS_ACTIVATION_COUNT];
     int N = sh[0], C = sh[1], HW = sh[2];
     size_t n = (size_t)N * C * HW;
     float *xf = tu_alloc(n * sizeof(float)), *dzf = tu_alloc(n * sizeof(float)),
@@ -546,12 +531,24 @@ START_TEST(fused_activation_matches_references)
            bdg = device_alloc(d, C * sizeof(float), "dgamma"),
            bdb = device_alloc(d, C * sizeof(float), "dbeta");
     ck_assert_msg(by && bsm && bsi && bdg && bdb, "%s", d->error);
+    char what[64];
+    /* inference first, while the running statistics are still beta and 1 */
+    TU_OK(d, ops_batchnorm_act_forward_eval(d, a, by, bx, bg, bb, brm, brv, N, C, HW, EPS));
+    float *ye = tu_download(d, by, n);
+    double *ze = tu_alloc(n * sizeof(double));
+    for (size_t j = 0; j < n; j++) {
+        int c = (int)(j / HW % C);
+        ze[j] = tu_act_ref(a, g[c] * (x[j] - b[c]) / sqrt(1.0 + EPS) + b[c]);
+    }
+    snprintf(what, sizeof what, "%s inference y", ops_activation_name(a));
+    check_close(what, sh, ye, ze, n, 1e-4);
+    free(ye);
+    free(ze);
     TU_OK(d,
           ops_batchnorm_act_forward_train(d, a, by, bx, bg, bb, brm, brv, bsm, bsi, N, C, HW, MOMENTUM, EPS));
-    TU_OK(d, ops_batchnorm_act_backward(d, a, bdz, bdg, bdb, bdz, by, bx, bg, bsm, bsi, N, C, HW));
+    TU_OK(d, ops_batchnorm_act_backward(d, a, bdz, bdg, bdb, bdz, bx, bg, bb, bsm, bsi, N, C, HW));
     float *y = tu_download(d, by, n), *gdx = tu_download(d, bdz, n), *gdg = tu_download(d, bdg, C),
           *gdb = tu_download(d, bdb, C);
-    char what[64];
     snprintf(what, sizeof what, "%s y", ops_activation_name(a));
     check_close(what, sh, y, z, n, 1e-4);
     /* dx = gamma invstd (g - mean g - xhat mean(g xhat)) cancels to a fraction of its terms wherever the
@@ -580,20 +577,22 @@ START_TEST(fused_activation_matches_references)
 }
 END_TEST
 
-/* Only activations whose derivative their output decides can be fused. */
-START_TEST(fusing_other_activations_is_refused)
+/* An activation value that names none, and a missing beta, are refused with a sentence. */
+START_TEST(fusing_bad_arguments_is_refused)
 {
     device_ctx *d = tu_device();
     int N = 2, C = 1, HW = 8;
     float v[16];
     tu_fill_uniform(v, 16, 0.5f, 1.5f, 99);
     cl_mem b = tu_upload(d, v, 16);
-    tu_expect_refused(
-        d, ops_batchnorm_act_forward_train(d, OPS_GELU, b, b, b, b, b, b, b, b, N, C, HW, MOMENTUM, EPS),
-        "cannot fuse gelu");
-    tu_expect_refused(d, ops_batchnorm_act_backward(d, OPS_TANH, b, b, b, b, b, b, b, b, b, N, C, HW),
-                      "cannot fuse tanh");
-    tu_expect_refused(d, ops_batchnorm_act_backward(d, OPS_RELU, b, b, b, b, NULL, b, b, b, b, N, C, HW),
+    tu_expect_refused(d,
+                      ops_batchnorm_act_forward_train(d, OPS_ACTIVATION_COUNT, b, b, b, b, b, b, b, b, N, C,
+                                                      HW, MOMENTUM, EPS),
+                      "names none");
+    tu_expect_refused(d,
+                      ops_batchnorm_act_forward_eval(d, (ops_activation)-2, b, b, b, b, b, b, N, C, HW, EPS),
+                      "names none");
+    tu_expect_refused(d, ops_batchnorm_act_backward(d, OPS_GELU, b, b, b, b, b, b, NULL, b, b, N, C, HW),
                       "NULL");
     clReleaseMemObject(b);
 }
@@ -612,9 +611,9 @@ static Suite *suite(void)
     tcase_add_test(tc, backward_without_dx_gives_parameter_gradients);
     tcase_add_test(tc, bad_arguments_fail_with_a_sentence);
     tcase_add_loop_test(tc, every_chunk_choice_matches_references, 0, tu_launch_count(CHUNK_CHOICE, 1));
-    tcase_add_loop_test(tc, fused_reference_matches_finite_differences, 0, 3);
-    tcase_add_loop_test(tc, fused_activation_matches_references, 0, 9);
-    tcase_add_test(tc, fusing_other_activations_is_refused);
+    tcase_add_loop_test(tc, fused_reference_matches_finite_differences, 0, OPS_ACTIVATION_COUNT);
+    tcase_add_loop_test(tc, fused_activation_matches_references, 0, 3 * OPS_ACTIVATION_COUNT);
+    tcase_add_test(tc, fusing_bad_arguments_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

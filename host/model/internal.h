@@ -17,8 +17,8 @@ struct model {
     cl_mem grad[MODEL_MAX_TENSORS];     /* views: gradients of parameters */
     cl_mem out[MODEL_MAX_LAYERS];       /* each layer's output [max_batch, out] */
     int in_place[MODEL_MAX_LAYERS];     /* an activation that overwrites its input (out[i] is out[i-1]) */
-    int fused[MODEL_MAX_LAYERS];        /* a batch norm that runs the in-place activation after it when
-                                           training (ops_batchnorm_act_*) */
+    int fused[MODEL_MAX_LAYERS];        /* a batch norm that runs the activation after it in its own
+                                           passes (ops_batchnorm_act_*) */
     cl_mem cur[MODEL_MAX_LAYERS];       /* what the last forward left as each layer's output */
     cl_mem save_mean[MODEL_MAX_LAYERS]; /* batch norm: the batch's statistics for backward */
     cl_mem save_invstd[MODEL_MAX_LAYERS];

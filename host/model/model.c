@@ -98,10 +98,12 @@ model *model_create(device_ctx *d, const config *c, int in_c, int size, int clas
     for (int i = 0; i < p->nlayers; i++) {
         const model_layer *l = &p->layers[i];
         size_t n = layer_out_floats(l);
-        /* relu and kin go backward from their output, so they overwrite their input: conv, batch norm
+        /* an activation after batch norm runs inside it (the batch norm's output is never kept), and
+         * relu and kin go backward from their output: both overwrite their input, as conv, batch norm
          * and dense need their own input for backward, never their output */
-        if (l->kind == LAYER_ACTIVATION && i > 0 && ops_activation_from_output(l->act) &&
-            p->layers[i - 1].kind != LAYER_DROPOUT) {
+        if (l->kind == LAYER_ACTIVATION && i > 0 &&
+            (p->layers[i - 1].kind == LAYER_BATCHNORM ||
+             (ops_activation_from_output(l->act) && p->layers[i - 1].kind != LAYER_DROPOUT))) {
             m->in_place[i] = 1;
             m->out[i] = m->out[i - 1];
             continue;
@@ -112,9 +114,9 @@ model *model_create(device_ctx *d, const config *c, int in_c, int size, int clas
              !(m->save_invstd[i] = device_alloc(d, (size_t)l->out_c * sizeof(float), l->name))))
             goto fail;
     }
-    /* a batch norm followed by an in-place activation runs it in its own passes when training */
+    /* a batch norm followed by an activation runs it in its own passes */
     for (int i = 0; i + 1 < p->nlayers; i++)
-        m->fused[i] = p->layers[i].kind == LAYER_BATCHNORM && m->in_place[i + 1];
+        m->fused[i] = p->layers[i].kind == LAYER_BATCHNORM && p->layers[i + 1].kind == LAYER_ACTIVATION;
     /* each ping-pong buffer sized for the largest gradient backward leaves in it: the layers that
      * work in place keep the gradient where it is, the others write their input's into the other */
     size_t need[2] = {layer_out_floats(&p->layers[p->nlayers - 1]), 0};
@@ -167,13 +169,17 @@ int model_forward(model *m, cl_mem x, int N, int training, uint64_t seed, uint64
                                                  m->value[l->mean], m->value[l->var], m->save_mean[i],
                                                  m->save_invstd[i], N, l->out_c, l->out_h * l->out_w,
                                                  MODEL_BN_MOMENTUM, MODEL_BN_EPS);
+            else if (m->fused[i])
+                rc = ops_batchnorm_act_forward_eval(
+                    d, m->plan.layers[i + 1].act, out, in, m->value[l->weight], m->value[l->bias],
+                    m->value[l->mean], m->value[l->var], N, l->out_c, l->out_h * l->out_w, MODEL_BN_EPS);
             else
                 rc = ops_batchnorm_forward_eval(d, out, in, m->value[l->weight], m->value[l->bias],
                                                 m->value[l->mean], m->value[l->var], N, l->out_c,
                                                 l->out_h * l->out_w, MODEL_BN_EPS);
             break;
         case LAYER_ACTIVATION:
-            if (!(training && i > 0 && m->fused[i - 1])) rc = ops_activation_forward(d, l->act, out, in, n);
+            if (!(i > 0 && m->fused[i - 1])) rc = ops_activation_forward(d, l->act, out, in, n);
             break;
         case LAYER_MAXPOOL:
             rc = ops_maxpool_forward(d, out, in, N, l->in_c, l->in_h, l->in_w);
@@ -226,11 +232,11 @@ int model_backward(model *m, cl_mem x, int N, uint64_t seed, uint64_t step)
                                    N, l->in_c, l->in_h, l->in_w, l->out_c, l->k);
             break;
         case LAYER_BATCHNORM:
-            if (m->fused[i]) /* dy is the gradient of the activation's output, which cur[i] holds */
+            if (m->fused[i]) /* dy is the gradient of the activation's output */
                 rc = ops_batchnorm_act_backward(d, m->plan.layers[i + 1].act, dx, m->grad[l->weight],
-                                                m->grad[l->bias], dy, m->cur[i], in, m->value[l->weight],
-                                                m->save_mean[i], m->save_invstd[i], N, l->out_c,
-                                                l->out_h * l->out_w);
+                                                m->grad[l->bias], dy, in, m->value[l->weight],
+                                                m->value[l->bias], m->save_mean[i], m->save_invstd[i], N,
+                                                l->out_c, l->out_h * l->out_w);
             else
                 rc = ops_batchnorm_backward(d, dx, m->grad[l->weight], m->grad[l->bias], dy, in,
                                             m->value[l->weight], m->save_mean[i], m->save_invstd[i], N,

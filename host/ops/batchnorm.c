@@ -1,6 +1,6 @@
 /* batchnorm.c: batch normalization (training with batch statistics and PyTorch's running-statistics
- * update, inference with the running statistics, and backward), enqueueing cl/batchnorm.cl; training
- * forward and backward also fused with a relu, leaky_relu or elu after it.
+ * update, inference with the running statistics, and backward), enqueueing cl/batchnorm.cl; each also
+ * fused with the activation after it.
  *
  * The per-channel reductions are two-stage (blocks of bn_chunk elements, one work-item each, then
  * one work-item per channel over the blocks' partials, see the kernel file); the partials live in
@@ -21,21 +21,15 @@ typedef struct {
 /* no activation fused */
 #define BN_NO_ACT (-1)
 
-/* ACT in cl/batchnorm.cl for an activation (BN_NO_ACT: 0), or -1 when it cannot be fused */
+/* ACT in cl/batchnorm.cl for an activation (BN_NO_ACT: 0), or -1 for a value that names none */
 static int bn_act_code(int act)
 {
-    switch (act) {
-    case BN_NO_ACT:
-        return 0;
-    case OPS_RELU:
-        return 1;
-    case OPS_LEAKY_RELU:
-        return 2;
-    case OPS_ELU:
-        return 3;
-    default:
-        return -1;
-    }
+    static const int code[OPS_ACTIVATION_COUNT] = {
+        [OPS_RELU] = 1, [OPS_LEAKY_RELU] = 2, [OPS_ELU] = 3,  [OPS_SILU] = 4,
+        [OPS_GELU] = 5, [OPS_MISH] = 6,       [OPS_TANH] = 7, [OPS_SIGMOID] = 8,
+    };
+    if (act == BN_NO_ACT) return 0;
+    return act >= 0 && act < OPS_ACTIVATION_COUNT ? code[act] : -1;
 }
 
 /* Checks the shape shared by every pass and plans the two-stage reduction with act fused. */
@@ -55,12 +49,7 @@ static int bn_plan(device_ctx *d, const char *what, int N, int C, int HW, int ac
     int n = N * HW, chunk = d->launch.v[LAUNCH_BN_CHUNK];
     lp->parts = (n + chunk - 1) / chunk;
     int code = bn_act_code(act);
-    if (code < 0)
-        return device_fail(
-            d,
-            "batch norm %s cannot fuse %s: only relu, leaky_relu and elu go backward from their "
-            "output",
-            what, (unsigned)act < OPS_ACTIVATION_COUNT ? ops_activation_name(act) : "that activation");
+    if (code < 0) return device_fail(d, "batch norm %s was given activation %d, which names none", what, act);
     snprintf(lp->options, sizeof lp->options, "-DCHUNK=%d -DACT=%d", chunk, code);
     return 0;
 }
@@ -140,11 +129,11 @@ static int forward_train(device_ctx *d, int act, cl_mem y, cl_mem x, cl_mem gamm
     return bn_run_elementwise(d, k3, N, C, HW, "the batch norm normalize");
 }
 
-int ops_batchnorm_forward_eval(device_ctx *d, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
-                               cl_mem running_mean, cl_mem running_var, int N, int C, int HW, float eps)
+static int forward_eval(device_ctx *d, int act, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
+                        cl_mem running_mean, cl_mem running_var, int N, int C, int HW, float eps)
 {
     bn_launch lp;
-    if (bn_plan(d, "inference forward", N, C, HW, BN_NO_ACT, &lp)) return -1;
+    if (bn_plan(d, "inference forward", N, C, HW, act, &lp)) return -1;
     if (!(eps > 0.0f)) return device_fail(d, "batch norm was given eps %g; it must be positive", eps);
     if (!y || !x || !gamma || !beta || !running_mean || !running_var)
         return device_fail(d, "batch norm inference forward was given a NULL buffer");
@@ -164,13 +153,13 @@ int ops_batchnorm_forward_eval(device_ctx *d, cl_mem y, cl_mem x, cl_mem gamma, 
     return bn_run_elementwise(d, k, N, C, HW, "the batch norm inference");
 }
 
-/* y: the fused activation's output (unread without one) */
-static int backward(device_ctx *d, int act, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem y,
-                    cl_mem x, cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, int N, int C, int HW)
+/* beta: unread without a fused activation */
+static int backward(device_ctx *d, int act, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
+                    cl_mem gamma, cl_mem beta, cl_mem save_mean, cl_mem save_invstd, int N, int C, int HW)
 {
     bn_launch lp;
     if (bn_plan(d, "backward", N, C, HW, act, &lp)) return -1;
-    if (!dgamma || !dbeta || !dy || !y || !x || !gamma || !save_mean || !save_invstd)
+    if (!dgamma || !dbeta || !dy || !x || !gamma || !beta || !save_mean || !save_invstd)
         return device_fail(d, "batch norm backward was given a NULL buffer");
     int n = N * HW;
     cl_mem part = device_workspace(d, (size_t)C * lp.parts * 3 * sizeof(float));
@@ -183,13 +172,15 @@ static int backward(device_ctx *d, int act, cl_mem dx, cl_mem dgamma, cl_mem dbe
     cl_int st = 0;
     DEVICE_ARG(st, k1, 0, part);
     DEVICE_ARG(st, k1, 1, dy);
-    DEVICE_ARG(st, k1, 2, y);
-    DEVICE_ARG(st, k1, 3, x);
-    DEVICE_ARG(st, k1, 4, save_mean);
-    DEVICE_ARG(st, k1, 5, C);
-    DEVICE_ARG(st, k1, 6, HW);
-    DEVICE_ARG(st, k1, 7, n);
-    DEVICE_ARG(st, k1, 8, lp.parts);
+    DEVICE_ARG(st, k1, 2, x);
+    DEVICE_ARG(st, k1, 3, gamma);
+    DEVICE_ARG(st, k1, 4, beta);
+    DEVICE_ARG(st, k1, 5, save_mean);
+    DEVICE_ARG(st, k1, 6, save_invstd);
+    DEVICE_ARG(st, k1, 7, C);
+    DEVICE_ARG(st, k1, 8, HW);
+    DEVICE_ARG(st, k1, 9, n);
+    DEVICE_ARG(st, k1, 10, lp.parts);
     if (device_check(d, st, "setting the batch norm gradient sum arguments")) return -1;
     if (bn_run_blocks(d, k1, &lp, C, "the batch norm partial gradient sums")) return -1;
 
@@ -207,9 +198,9 @@ static int backward(device_ctx *d, int act, cl_mem dx, cl_mem dgamma, cl_mem dbe
     if (!dx) return 0;
     DEVICE_ARG(st, k3, 0, dx);
     DEVICE_ARG(st, k3, 1, dy);
-    DEVICE_ARG(st, k3, 2, y);
-    DEVICE_ARG(st, k3, 3, x);
-    DEVICE_ARG(st, k3, 4, gamma);
+    DEVICE_ARG(st, k3, 2, x);
+    DEVICE_ARG(st, k3, 3, gamma);
+    DEVICE_ARG(st, k3, 4, beta);
     DEVICE_ARG(st, k3, 5, save_mean);
     DEVICE_ARG(st, k3, 6, save_invstd);
     DEVICE_ARG(st, k3, 7, dgamma);
@@ -237,16 +228,29 @@ int ops_batchnorm_act_forward_train(device_ctx *d, ops_activation act, cl_mem y,
                          C, HW, momentum, eps);
 }
 
+int ops_batchnorm_forward_eval(device_ctx *d, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
+                               cl_mem running_mean, cl_mem running_var, int N, int C, int HW, float eps)
+{
+    return forward_eval(d, BN_NO_ACT, y, x, gamma, beta, running_mean, running_var, N, C, HW, eps);
+}
+
+int ops_batchnorm_act_forward_eval(device_ctx *d, ops_activation act, cl_mem y, cl_mem x, cl_mem gamma,
+                                   cl_mem beta, cl_mem running_mean, cl_mem running_var, int N, int C, int HW,
+                                   float eps)
+{
+    return forward_eval(d, (int)act, y, x, gamma, beta, running_mean, running_var, N, C, HW, eps);
+}
+
 int ops_batchnorm_backward(device_ctx *d, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
                            cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, int N, int C, int HW)
 {
-    /* the kernels' y argument is not read without an activation: any valid buffer */
-    return backward(d, BN_NO_ACT, dx, dgamma, dbeta, dy, dy, x, gamma, save_mean, save_invstd, N, C, HW);
+    /* the kernels' beta argument is not read without an activation: any valid buffer */
+    return backward(d, BN_NO_ACT, dx, dgamma, dbeta, dy, x, gamma, gamma, save_mean, save_invstd, N, C, HW);
 }
 
 int ops_batchnorm_act_backward(device_ctx *d, ops_activation act, cl_mem dx, cl_mem dgamma, cl_mem dbeta,
-                               cl_mem dy, cl_mem y, cl_mem x, cl_mem gamma, cl_mem save_mean,
+                               cl_mem dy, cl_mem x, cl_mem gamma, cl_mem beta, cl_mem save_mean,
                                cl_mem save_invstd, int N, int C, int HW)
 {
-    return backward(d, (int)act, dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, N, C, HW);
+    return backward(d, (int)act, dx, dgamma, dbeta, dy, x, gamma, beta, save_mean, save_invstd, N, C, HW);
 }

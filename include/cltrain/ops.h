@@ -82,16 +82,19 @@ int ops_activation_from_output(ops_activation a);
 int ops_activation_backward_from_output(device_ctx *d, ops_activation a, cl_mem dx, cl_mem dy, cl_mem y,
                                         size_t n);
 
-/* Batch norm fused with the activation after it, for those that go backward from their output (relu,
- * leaky_relu, elu: ops_activation_from_output; others are refused): training forward writes act(bn(x))
- * in the pass that normalises; backward takes the gradient dy of act's output and that output y, and
- * writes the gradient of x (dx may be dy) and of gamma and beta. One pass over the tensor each way
- * fewer than batch norm and activation apart. */
+/* Batch norm fused with any activation after it: forward (training, and inference with the running
+ * statistics) writes act(bn(x)) in the pass that normalises; backward takes the gradient dy of act's
+ * output and recomputes bn(x) from x, gamma and beta, and writes the gradient of x (dx may be dy) and
+ * of gamma and beta. The batch norm's own output is never stored, and each direction makes one pass
+ * over the tensor fewer than batch norm and activation apart. */
 int ops_batchnorm_act_forward_train(device_ctx *d, ops_activation act, cl_mem y, cl_mem x, cl_mem gamma,
                                     cl_mem beta, cl_mem running_mean, cl_mem running_var, cl_mem save_mean,
                                     cl_mem save_invstd, int N, int C, int HW, float momentum, float eps);
+int ops_batchnorm_act_forward_eval(device_ctx *d, ops_activation act, cl_mem y, cl_mem x, cl_mem gamma,
+                                   cl_mem beta, cl_mem running_mean, cl_mem running_var, int N, int C, int HW,
+                                   float eps);
 int ops_batchnorm_act_backward(device_ctx *d, ops_activation act, cl_mem dx, cl_mem dgamma, cl_mem dbeta,
-                               cl_mem dy, cl_mem y, cl_mem x, cl_mem gamma, cl_mem save_mean,
+                               cl_mem dy, cl_mem x, cl_mem gamma, cl_mem beta, cl_mem save_mean,
                                cl_mem save_invstd, int N, int C, int HW);
 
 /* ---- max pool 2x2 stride 2 (host/ops/pool.c, cl/pool.cl) ---- */
