@@ -18,13 +18,18 @@
  * 3 elu, 4 silu, 5 gelu, 6 mish, 7 tanh, 8 sigmoid> fuses the activation after the batch norm:
  * bn_normalize and bn_eval write act(z) for z the batch norm's output, and the backward kernels take
  * the gradient of act's output and recompute z from x, so z is never stored (cl/act_math.cl's
- * formulas, on float16 runs and single floats). Without ACT (or 0) nothing is fused. */
+ * formulas, on float16 runs and single floats). Without ACT (or 0) nothing is fused. -DSTORE_G=1 (with
+ * ACT) has bn_partial_grad also write the gradient of z, so that bn_dx reads it instead of taking the
+ * activation's derivative a second time: one more stream, worth it where the derivative costs an exp. */
 
 #ifndef CHUNK
 #error "batchnorm.cl needs -DCHUNK"
 #endif
 #ifndef ACT
 #define ACT 0
+#endif
+#ifndef STORE_G
+#define STORE_G 0
 #endif
 
 #if ACT
@@ -65,11 +70,20 @@
 /* the gradient of the batch norm's output z from that of act's output q */
 #define GRAD_V(q, i, z) (vload16(0, (q) + (i)) * DACT_V(z))
 #define GRAD_S(q, i, z) ((q)[i] * DACT_S(z))
+#if STORE_G /* bn_dx's dy is then the gradient of z already */
+#define DX_GRAD_V(q, i, z) vload16(0, (q) + (i))
+#define DX_GRAD_S(q, i, z) ((q)[i])
+#else
+#define DX_GRAD_V GRAD_V
+#define DX_GRAD_S GRAD_S
+#endif
 #else
 #define ACT_V(v) (v)
 #define ACT_S(v) (v)
 #define GRAD_V(q, i, z) vload16(0, (q) + (i))
 #define GRAD_S(q, i, z) ((q)[i])
+#define DX_GRAD_V GRAD_V
+#define DX_GRAD_S GRAD_S
 #endif
 
 #define VEC 16
@@ -192,11 +206,12 @@ __kernel void bn_eval(__global float *y, __global const float *x, __global const
 /* Stage 1 of the gradient sums: grid (P, C); part[(c*P + b)*3] = sum dy, +1 = sum dy (x - mean),
  * +2 = sum (x - mean). The last is the rounding of the float mean seen from the data (it would be 0
  * with the exact mean): stage 2 uses it to take that rounding back out of dgamma. With ACT, dy is the
- * gradient of the activation's output, taken through it first at z = gamma invstd (x - mean) + beta. */
+ * gradient of the activation's output, taken through it first at z = gamma invstd (x - mean) + beta;
+ * with STORE_G that gradient of z goes to gz (which may be dy). */
 __kernel void bn_partial_grad(__global float *part, __global const float *dy, __global const float *x,
                               __global const float *gamma, __global const float *beta,
                               __global const float *mean, __global const float *invstd, int C, int HW, int n,
-                              int P)
+                              int P, __global float *gz)
 {
     int b = get_global_id(0), c = get_global_id(1);
     if (b >= P) return;
@@ -208,12 +223,18 @@ __kernel void bn_partial_grad(__global float *part, __global const float *dy, __
         int i = 0;
         for (; i + VEC <= len; i += VEC) {
             float16 dv = vload16(0, qx + i) - mc, g = GRAD_V(qd, i, dv * s + bt);
+#if STORE_G
+            vstore16(g, 0, gz + off + i);
+#endif
             sdy += g;
             sdyx += g * dv;
             sx += dv;
         }
         for (; i < len; i++) {
             float dv = qx[i] - mc, g = GRAD_S(qd, i, dv * s + bt);
+#if STORE_G
+            gz[off + i] = g;
+#endif
             sdy.s0 += g;
             sdyx.s0 += g * dv;
             sx.s0 += dv;
@@ -243,7 +264,7 @@ __kernel void bn_finalize_grad(__global const float *part, __global const float 
 }
 
 /* PyTorch's dx = gamma invstd / n (n dy - dbeta - xhat dgamma), with ACT dy through the fused activation
- * at z as in bn_partial_grad; dx may be dy */
+ * at z as in bn_partial_grad (with STORE_G, dy is bn_partial_grad's gz); dx may be dy */
 __kernel void bn_dx(__global float *dx, __global const float *dy, __global const float *x,
                     __global const float *gamma, __global const float *beta, __global const float *mean,
                     __global const float *invstd, __global const float *dgamma, __global const float *dbeta,
@@ -255,10 +276,10 @@ __kernel void bn_dx(__global float *dx, __global const float *dy, __global const
     __global const float *qd = dy + off;
     if (full) {
         float16 xhat = vload16(0, x + off) - m;
-        vstore16(a * (GRAD_V(qd, 0, xhat * a + bt) - sb - xhat * sg), 0, dx + off);
+        vstore16(a * (DX_GRAD_V(qd, 0, xhat * a + bt) - sb - xhat * sg), 0, dx + off);
     } else
         for (int i = 0; i < HW - p0; i++) {
             float xhat = x[off + i] - m;
-            dx[off + i] = a * (GRAD_S(qd, i, xhat * a + bt) - sb - xhat * sg);
+            dx[off + i] = a * (DX_GRAD_S(qd, i, xhat * a + bt) - sb - xhat * sg);
         }
 }

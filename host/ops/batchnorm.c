@@ -15,7 +15,7 @@
 
 typedef struct {
     int parts; /* stage-1 blocks per channel */
-    char options[48];
+    char options[64];
 } bn_launch;
 
 /* no activation fused */
@@ -32,8 +32,17 @@ static int bn_act_code(int act)
     return act >= 0 && act < OPS_ACTIVATION_COUNT ? code[act] : -1;
 }
 
-/* Checks the shape shared by every pass and plans the two-stage reduction with act fused. */
-static int bn_plan(device_ctx *d, const char *what, int N, int C, int HW, int act, bn_launch *lp)
+/* Whether backward stores the gradient of the batch norm's output between its passes (STORE_G in
+ * cl/batchnorm.cl) instead of taking the activation's derivative twice: for those whose derivative
+ * costs an exponential or more; relu and leaky_relu's is a comparison, cheaper than a stream. */
+static int bn_store_grad(int act)
+{
+    return act != BN_NO_ACT && act != OPS_RELU && act != OPS_LEAKY_RELU;
+}
+
+/* Checks the shape shared by every pass and plans the two-stage reduction with act fused (and with
+ * backward's gradient of z stored, store_g). */
+static int bn_plan(device_ctx *d, const char *what, int N, int C, int HW, int act, int store_g, bn_launch *lp)
 {
     if (N < 1 || C < 1 || HW < 1)
         return device_fail(d, "batch norm %s was given N=%d, C=%d, HW=%d; every size must be positive", what,
@@ -50,7 +59,7 @@ static int bn_plan(device_ctx *d, const char *what, int N, int C, int HW, int ac
     lp->parts = (n + chunk - 1) / chunk;
     int code = bn_act_code(act);
     if (code < 0) return device_fail(d, "batch norm %s was given activation %d, which names none", what, act);
-    snprintf(lp->options, sizeof lp->options, "-DCHUNK=%d -DACT=%d", chunk, code);
+    snprintf(lp->options, sizeof lp->options, "-DCHUNK=%d -DACT=%d -DSTORE_G=%d", chunk, code, store_g);
     return 0;
 }
 
@@ -73,7 +82,7 @@ static int forward_train(device_ctx *d, int act, cl_mem y, cl_mem x, cl_mem gamm
                          int C, int HW, float momentum, float eps)
 {
     bn_launch lp;
-    if (bn_plan(d, "training forward", N, C, HW, act, &lp)) return -1;
+    if (bn_plan(d, "training forward", N, C, HW, act, 0, &lp)) return -1;
     int n = N * HW;
     if (n < 2)
         return device_fail(d,
@@ -133,7 +142,7 @@ static int forward_eval(device_ctx *d, int act, cl_mem y, cl_mem x, cl_mem gamma
                         cl_mem running_mean, cl_mem running_var, int N, int C, int HW, float eps)
 {
     bn_launch lp;
-    if (bn_plan(d, "inference forward", N, C, HW, act, &lp)) return -1;
+    if (bn_plan(d, "inference forward", N, C, HW, act, 0, &lp)) return -1;
     if (!(eps > 0.0f)) return device_fail(d, "batch norm was given eps %g; it must be positive", eps);
     if (!y || !x || !gamma || !beta || !running_mean || !running_var)
         return device_fail(d, "batch norm inference forward was given a NULL buffer");
@@ -157,8 +166,11 @@ static int forward_eval(device_ctx *d, int act, cl_mem y, cl_mem x, cl_mem gamma
 static int backward(device_ctx *d, int act, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
                     cl_mem gamma, cl_mem beta, cl_mem save_mean, cl_mem save_invstd, int N, int C, int HW)
 {
+    /* the gradient of z goes to dx's buffer; without dx there is nowhere to put it, nor a second pass */
+    int store_g = dx && bn_store_grad(act);
+    cl_mem gz = store_g ? dx : dy; /* where bn_partial_grad puts it, and what bn_dx reads as dy */
     bn_launch lp;
-    if (bn_plan(d, "backward", N, C, HW, act, &lp)) return -1;
+    if (bn_plan(d, "backward", N, C, HW, act, store_g, &lp)) return -1;
     if (!dgamma || !dbeta || !dy || !x || !gamma || !beta || !save_mean || !save_invstd)
         return device_fail(d, "batch norm backward was given a NULL buffer");
     int n = N * HW;
@@ -181,6 +193,7 @@ static int backward(device_ctx *d, int act, cl_mem dx, cl_mem dgamma, cl_mem dbe
     DEVICE_ARG(st, k1, 8, HW);
     DEVICE_ARG(st, k1, 9, n);
     DEVICE_ARG(st, k1, 10, lp.parts);
+    DEVICE_ARG(st, k1, 11, gz); /* unwritten without store_g */
     if (device_check(d, st, "setting the batch norm gradient sum arguments")) return -1;
     if (bn_run_blocks(d, k1, &lp, C, "the batch norm partial gradient sums")) return -1;
 
@@ -197,7 +210,7 @@ static int backward(device_ctx *d, int act, cl_mem dx, cl_mem dgamma, cl_mem dbe
     /* the first layer never has batch norm, but a NULL dx still only skips the input gradient */
     if (!dx) return 0;
     DEVICE_ARG(st, k3, 0, dx);
-    DEVICE_ARG(st, k3, 1, dy);
+    DEVICE_ARG(st, k3, 1, gz);
     DEVICE_ARG(st, k3, 2, x);
     DEVICE_ARG(st, k3, 3, gamma);
     DEVICE_ARG(st, k3, 4, beta);
