@@ -6,7 +6,7 @@
  * each input vector used FB times), the input channels and taps in a fixed order, so results
  * repeat bit for bit.
  *
- * Build options: -DKS=<filter size> -DVW=<4, 8 or 16 pixels per vector> -DFB=<filters per work-item>;
+ * Build options: -DKS=<filter size> -DVW=<2, 4, 8 or 16 pixels per vector> -DFB=<filters per work-item>;
  * -DFLIP: conv_direct_forward reads the weights as the input gradient needs them (transposed and
  * rotated); -DFBW=<filters per work-item of the weight gradient> builds that kernel. */
 

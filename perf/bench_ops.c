@@ -1,7 +1,7 @@
 /* bench_ops.c: each op's forward and backward time on the study's shapes, and CLBlast's SGEMM
  * GFLOP/s (1024^3 and the shapes convolution and dense hand it), on one device.
  *
- *   bench_ops [--device N] [--size S] [--batch B] [--channels C] [--filters F] [--reps R]
+ *   bench_ops [--device N] [--size S] [--batch B] [--channels C] [--filters F] [--strategy S] [--reps R]
  *
  * The network is the study's: 5 blocks of conv3x3 (F filters) -> batch norm -> relu -> 2x2 max pool,
  * dense 128, 10 classes. Defaults: batch 32, 3 x 64 x 64 input, 32 filters, so a CPU (PoCL) finishes
@@ -206,6 +206,7 @@ static void dense(bench *b, const char *name, int N, int I, int O, int need_dx)
 int main(int argc, char **argv)
 {
     int dev = 0, C = 3, S = 64, N = 32, F = 32, reps = 5;
+    const char *strategy = "same";
     for (int i = 1; i < argc; i++) {
         int has = i + 1 < argc;
         if (!strcmp(argv[i], "--device") && has)
@@ -220,12 +221,23 @@ int main(int argc, char **argv)
             F = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && has)
             reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--strategy") && has)
+            strategy = argv[++i];
         else {
             fprintf(stderr,
                     "usage: bench_ops [--device N] [--size S] [--batch B] [--channels C] [--filters F] "
-                    "[--reps R]\n");
+                    "[--strategy same|double|half] [--reps R]\n");
             return 2;
         }
+    }
+    /* filters per block as the model's filter_strategy spreads them (pyramid is double, then half) */
+    int grow = !strcmp(strategy, "double") ? 1
+               : !strcmp(strategy, "half") ? -1
+               : !strcmp(strategy, "same") ? 0
+                                           : 2;
+    if (grow == 2) {
+        fprintf(stderr, "bench_ops: --strategy is same, double or half, not %s\n", strategy);
+        return 2;
     }
     if (C < 1 || S < 32 || N < 1 || F < 1) {
         fprintf(stderr,
@@ -253,11 +265,12 @@ int main(int argc, char **argv)
         return 1;
     }
     bench b = {d, reps < 1 ? 1 : reps};
-    printf("device %s; batch %d, input %dx%dx%d, %d filters, median of %d\n", d->info.name, N, C, S, S, F,
-           b.reps);
+    printf("device %s; batch %d, input %dx%dx%d, %d filters (%s), median of %d\n", d->info.name, N, C, S, S,
+           F, strategy, b.reps);
     sgemm(&b, "square", 0, 0, 1024, 1024, 1024, 1);
-    int c = C, s = S;
+    int c = C, s = S, F0 = F;
     for (int blk = 0; blk < 5; blk++) {
+        F = grow > 0 ? F0 << blk : grow < 0 ? (F0 >> blk > 0 ? F0 >> blk : 1) : F0;
         conv_gemms(&b, N, c, s, F, 3);
         block(&b, blk, N, c, s, F);
         c = F;

@@ -1,6 +1,6 @@
 /* test_conv_direct.c: the direct convolution (cl/conv_direct.cl, forced with CLTRAIN_CONV_ALGO=direct)
  * against a double-precision reference on random inputs, over the widths that take each vector
- * width (4, 8, 16 pixels) with and without a partial last vector, odd filter counts (FB 1, 2, 4, 8),
+ * width (2, 4, 8, 16 pixels) with and without a partial last vector, odd filter counts (FB 1, 2, 4, 8),
  * filter sizes 1, 3, 5, batch 1, chunks of images; the input gradient (the same kernel on the
  * flipped, transposed weights) and the weight and bias gradients (groups of images summed in
  * registers), the dx and dw references checked by central finite differences; and the im2col + GEMM
@@ -189,8 +189,8 @@ static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
     direct_case_paths(N, C, H, W, F, k, seed, 1);
 }
 
-/* W 1..4 takes 4-pixel vectors, 5..8 8-pixel, wider 16 (with a partial last one unless a multiple);
- * F 8, 4, 6 (FB 2), 3 (FB 1) */
+/* W 1..2 takes 2-pixel vectors, 3..4 4-pixel, 5..8 8-pixel, wider 16 (with a partial last one unless a
+ * multiple); F 8, 4, 6 (FB 2), 3 (FB 1) */
 START_TEST(direct_matches_reference)
 {
     direct_case(1, 1, 5, 5, 1, 3, 1);
@@ -202,6 +202,8 @@ START_TEST(direct_matches_reference)
     direct_case(1, 2, 11, 37, 16, 3, 7);
     direct_case(2, 3, 5, 33, 5, 5, 8);
     direct_case(1, 32, 4, 20, 32, 3, 9);
+    direct_case(4, 16, 2, 2, 8, 3, 10); /* the last block of a 32x32 input */
+    direct_case(2, 3, 3, 3, 4, 3, 14);
 }
 END_TEST
 

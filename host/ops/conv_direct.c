@@ -9,10 +9,10 @@
 #include "cltrain/ops.h"
 #include "internal.h"
 
-/* pixels per vector: the narrowest of 4, 8, 16 that covers a row, at most the launch choice conv_vw */
+/* pixels per vector: the narrowest of 2, 4, 8, 16 that covers a row, at most the launch choice conv_vw */
 static int direct_vw(const device_ctx *d, int W)
 {
-    int vw = W <= 4 ? 4 : W <= 8 ? 8 : 16, most = d->launch.v[LAUNCH_CONV_VW];
+    int vw = W <= 2 ? 2 : W <= 4 ? 4 : W <= 8 ? 8 : 16, most = d->launch.v[LAUNCH_CONV_VW];
     return vw < most ? vw : most;
 }
 
