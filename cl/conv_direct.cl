@@ -4,7 +4,8 @@
  * no bounds checks; each work-item then computes FB output channels for VW consecutive pixels of one
  * row with explicit float vectors (PoCL keeps them in AVX registers: FB accumulators of VW lanes,
  * each input vector used FB times), the input channels and taps in a fixed order, so results
- * repeat bit for bit.
+ * repeat bit for bit. Planes only a few pixels wide run with vectors across images instead
+ * (conv_pad_images, conv_direct_forward_images), in the same order, so with the same bits.
  *
  * Build options: -DKS=<filter size> -DVW=<2, 4, 8 or 16 pixels per vector> -DFB=<filters per work-item>;
  * -DFLIP: conv_direct_forward reads the weights as the input gradient needs them (transposed and
@@ -33,25 +34,13 @@ __kernel void conv_pad(__global float *xp, int xp_off, __global const float *x, 
     xp[((size_t)plane * (H + KS - 1) + r) * padw + col] = v;
 }
 
-/* grid (ceil(W/VW), H, nb * F/FB): y[n0+n, f0 .. f0+FB-1, row, v*VW ..] = b[f] + sum over c, ky, kx of
- * w[f, c, ky, kx] xp[n, c, row + ky, v*VW + kx + lane]. xp holds images n0 .. n0+nb-1 padded; b may be
- * NULL (no bias: the input gradient). Offsets in floats. */
-__kernel void conv_direct_forward(__global float *y, __global const float *xp, int xp_off, __global const float *w,
-                                  int w_off, __global const float *b, int n0, int C, int H, int W, int F, int padw)
+/* acc[i] += sum over c, ky, kx of w[f0+i, c, ky, kx] src[c * plane + (ky * padw + kx) * stride .. + VW-1]:
+ * the FB filters' taps over a vector of VW padded pixels (stride 1) or of VW images at one pixel
+ * (stride: images per pixel), the input channels plane floats apart */
+static void conv_accumulate(VT *acc, __global const float *src, size_t plane, int stride, __global const float *w,
+                            int C, int F, int f0, int padw)
 {
-    xp += xp_off;
-    w += w_off;
-    int v = get_global_id(0), row = get_global_id(1), z = get_global_id(2);
-    int x0 = v * VW;
-    if (x0 >= W) return;
-    int groups = F / FB, n = z / groups, f0 = (z - n * groups) * FB;
-    VT acc[FB];
-#pragma unroll
-    for (int i = 0; i < FB; i++)
-        acc[i] = (VT)(b ? b[f0 + i] : 0.0f);
-    int ph = H + KS - 1;
-    for (int c = 0; c < C; c++) {
-        __global const float *src = xp + ((size_t)(n * C + c) * ph + row) * padw + x0;
+    for (int c = 0; c < C; c++, src += plane) {
 #ifdef FLIP
         /* the input gradient: output channel o = f0+i of input channel c reads w[c, o] rotated 180 degrees */
         __global const float *wc = w + ((size_t)c * F + f0) * (KS * KS);
@@ -64,12 +53,31 @@ __kernel void conv_direct_forward(__global float *y, __global const float *xp, i
         for (int ky = 0; ky < KS; ky++)
 #pragma unroll
             for (int kx = 0; kx < KS; kx++) {
-                VT in = VLOAD(0, src + ky * padw + kx);
+                VT in = VLOAD(0, src + (size_t)(ky * padw + kx) * stride);
 #pragma unroll
                 for (int i = 0; i < FB; i++)
                     acc[i] = fma(in, (VT)(WAT(i, ky * KS + kx)), acc[i]);
             }
+#undef WAT
     }
+}
+
+/* grid (ceil(W/VW), H, nb * F/FB): y[n0+n, f0 .. f0+FB-1, row, v*VW ..] = b[f] + sum over c, ky, kx of
+ * w[f, c, ky, kx] xp[n, c, row + ky, v*VW + kx + lane]. xp holds images n0 .. n0+nb-1 padded; b may be
+ * NULL (no bias: the input gradient). Offsets in floats. */
+__kernel void conv_direct_forward(__global float *y, __global const float *xp, int xp_off, __global const float *w,
+                                  int w_off, __global const float *b, int n0, int C, int H, int W, int F, int padw)
+{
+    int v = get_global_id(0), row = get_global_id(1), z = get_global_id(2);
+    int x0 = v * VW;
+    if (x0 >= W) return;
+    int groups = F / FB, n = z / groups, f0 = (z - n * groups) * FB, ph = H + KS - 1;
+    VT acc[FB];
+#pragma unroll
+    for (int i = 0; i < FB; i++)
+        acc[i] = (VT)(b ? b[f0 + i] : 0.0f);
+    conv_accumulate(acc, xp + xp_off + ((size_t)n * C * ph + row) * padw + x0, (size_t)ph * padw, 1, w + w_off, C,
+                    F, f0, padw);
     int full = x0 + VW <= W;
 #pragma unroll
     for (int i = 0; i < FB; i++) {
@@ -82,6 +90,47 @@ __kernel void conv_direct_forward(__global float *y, __global const float *xp, i
             for (int l = 0; l < W - x0; l++)
                 dst[l] = lanes[l];
         }
+    }
+}
+
+/* Planes a few pixels wide (the last blocks of a small input) leave a vector per row mostly short and
+ * each weight load feeding a few pixels; there the vectors run across images instead. conv_pad_images
+ * lays a chunk of m images out pixel-major, images innermost and zero from m up to nbp (a multiple of
+ * VW): grid (nbp, padw * ph, C), xt[((c * ph + r) * padw + col) * nbp + n] = x[n0 + n, c, r - PAD,
+ * col - PAD], 0 outside the image or past m. */
+__kernel void conv_pad_images(__global float *xt, int xt_off, __global const float *x, int n0, int m, int nbp, int C,
+                              int H, int W, int padw)
+{
+    int n = get_global_id(0), rc = get_global_id(1), c = get_global_id(2);
+    int ph = H + KS - 1;
+    if (n >= nbp || rc >= padw * ph) return;
+    int r = rc / padw, col = rc - r * padw, sy = r - PAD, sx = col - PAD;
+    float v = 0.0f;
+    if (n < m && sy >= 0 && sy < H && sx >= 0 && sx < W) v = x[(((size_t)(n0 + n) * C + c) * H + sy) * W + sx];
+    xt[xt_off + ((size_t)c * ph * padw + rc) * nbp + n] = v;
+}
+
+/* grid (nbp / VW, H * W, F / FB): the images' lanes of y[n0+n, f0 .. f0+FB-1, pixel] from xt as
+ * conv_pad_images lays it out; each weight load feeds VW images. Lanes past m are not stored. */
+__kernel void conv_direct_forward_images(__global float *y, __global const float *xt, int xt_off,
+                                         __global const float *w, int w_off, __global const float *b, int n0,
+                                         int m, int nbp, int C, int H, int W, int F, int padw)
+{
+    int nv = get_global_id(0) * VW, p = get_global_id(1), f0 = get_global_id(2) * FB;
+    if (nv >= nbp || p >= H * W) return;
+    int row = p / W, col = p - row * W, ph = H + KS - 1;
+    VT acc[FB];
+#pragma unroll
+    for (int i = 0; i < FB; i++)
+        acc[i] = (VT)(b ? b[f0 + i] : 0.0f);
+    conv_accumulate(acc, xt + xt_off + ((size_t)row * padw + col) * nbp + nv, (size_t)ph * padw * nbp, nbp, w + w_off,
+                    C, F, f0, padw);
+#pragma unroll
+    for (int i = 0; i < FB; i++) {
+        float lanes[VW];
+        VSTORE(acc[i], 0, lanes);
+        for (int l = 0; l < VW && nv + l < m; l++)
+            y[((size_t)(n0 + nv + l) * F + f0 + i) * H * W + p] = lanes[l];
     }
 }
 

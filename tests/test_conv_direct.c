@@ -1,6 +1,7 @@
 /* test_conv_direct.c: the direct convolution (cl/conv_direct.cl, forced with CLTRAIN_CONV_ALGO=direct)
  * against a double-precision reference on random inputs, over the widths that take each vector
- * width (2, 4, 8, 16 pixels) with and without a partial last vector, odd filter counts (FB 1, 2, 4, 8),
+ * width (8, 16 pixels along rows; planes up to 4 wide, vectors across 16 images) with and without a
+ * partial last vector, odd filter counts (FB 1, 2, 4, 8),
  * filter sizes 1, 3, 5, batch 1, chunks of images; the input gradient (the same kernel on the
  * flipped, transposed weights) and the weight and bias gradients (groups of images summed in
  * registers), the dx and dw references checked by central finite differences; and the im2col + GEMM
@@ -189,8 +190,8 @@ static void direct_case(int N, int C, int H, int W, int F, int k, uint64_t seed)
     direct_case_paths(N, C, H, W, F, k, seed, 1);
 }
 
-/* W 1..2 takes 2-pixel vectors, 3..4 4-pixel, 5..8 8-pixel, wider 16 (with a partial last one unless a
- * multiple); F 8, 4, 6 (FB 2), 3 (FB 1) */
+/* W 1..4 runs with vectors across images (fewer images than a vector here), 5..8 8-pixel vectors
+ * along rows, wider 16 (with a partial last one unless a multiple); F 8, 4, 6 (FB 2), 3 (FB 1) */
 START_TEST(direct_matches_reference)
 {
     direct_case(1, 1, 5, 5, 1, 3, 1);
@@ -213,6 +214,9 @@ END_TEST
 START_TEST(direct_in_several_chunks)
 {
     setenv("CLTRAIN_CONV_WORKSPACE_MIB", "1", 1);
+    /* 4x4 planes across images: 300 x 6 x 6 floats an image, 24 fit, rounded down to chunks of 16, 16
+     * and a last one of 8 (half a vector of images) */
+    direct_case(40, 300, 4, 4, 4, 3, 15);
     direct_case(5, 96, 30, 30, 4, 3, 11);
     direct_case(75, 1, 30, 30, 2, 3, 12);
     direct_case(3, 4, 256, 256, 2, 3, 13);

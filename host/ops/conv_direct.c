@@ -1,6 +1,7 @@
 /* conv_direct.c: the direct convolution of cl/conv_direct.cl (see there), which conv.c picks instead of
  * im2col + GEMM where it is faster (ops_conv_use_direct). The images are padded into the device
- * workspace a chunk at a time, as many as fit the same limit as im2col's chunks. */
+ * workspace a chunk at a time, as many as fit the same limit as im2col's chunks; planes up to
+ * IMAGES_MAX_W wide are laid out with the images innermost, for vectors across images. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +40,77 @@ int ops_conv_use_direct(device_ctx *d)
     return (d->info.type & CL_DEVICE_TYPE_CPU) != 0;
 }
 
+/* Planes at most this wide run with vectors across IMAGE_VW images (conv_direct_forward_images)
+ * instead of along rows: each weight load then feeds 16 images instead of a 2- or 4-pixel row (see
+ * perf/RESULTS.md) */
+#define IMAGES_MAX_W 4
+#define IMAGE_VW 16
+
+static int across_images(int W)
+{
+    return W <= IMAGES_MAX_W;
+}
+
+/* images rounded up to whole vectors of images */
+static size_t image_lanes(size_t n)
+{
+    return (n + IMAGE_VW - 1) / IMAGE_VW * IMAGE_VW;
+}
+
+/* out [N, O, H, W] as direct_run below, with vectors across the images of each chunk */
+static int images_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_off, int flip, cl_mem b,
+                      cl_mem ws, int nb, int N, int I, int H, int W, int O, int k)
+{
+    int fb = direct_fb(d, O), padw = W + k - 1, ph = H + k - 1, zero = 0;
+    char options[64];
+    snprintf(options, sizeof options, "-DKS=%d -DVW=%d -DFB=%d%s", k, IMAGE_VW, fb, flip ? " -DFLIP" : "");
+    cl_kernel kp = device_kernel(d, "conv_direct.cl", "conv_pad_images", options);
+    cl_kernel kc = kp ? device_kernel(d, "conv_direct.cl", "conv_direct_forward_images", options) : NULL;
+    if (!kc) return -1;
+    for (int n0 = 0; n0 < N; n0 += nb) {
+        int m = N - n0 < nb ? N - n0 : nb, nbp = (int)image_lanes((size_t)m);
+        cl_int st = 0;
+        DEVICE_ARG(st, kp, 0, ws);
+        DEVICE_ARG(st, kp, 1, zero);
+        DEVICE_ARG(st, kp, 2, in);
+        DEVICE_ARG(st, kp, 3, n0);
+        DEVICE_ARG(st, kp, 4, m);
+        DEVICE_ARG(st, kp, 5, nbp);
+        DEVICE_ARG(st, kp, 6, I);
+        DEVICE_ARG(st, kp, 7, H);
+        DEVICE_ARG(st, kp, 8, W);
+        DEVICE_ARG(st, kp, 9, padw);
+        if (device_check(d, st, "setting the conv image layout's arguments")) return -1;
+        size_t gp[3] = {(size_t)nbp, (size_t)padw * ph, (size_t)I};
+        if (device_run(d, kp, 3, gp, NULL, "the conv image layout")) return -1;
+        DEVICE_ARG(st, kc, 0, out);
+        DEVICE_ARG(st, kc, 1, ws);
+        DEVICE_ARG(st, kc, 2, zero);
+        DEVICE_ARG(st, kc, 3, wbuf);
+        DEVICE_ARG(st, kc, 4, w_off);
+        DEVICE_ARG(st, kc, 5, b); /* NULL is a valid buffer argument: the kernel then adds no bias */
+        DEVICE_ARG(st, kc, 6, n0);
+        DEVICE_ARG(st, kc, 7, m);
+        DEVICE_ARG(st, kc, 8, nbp);
+        DEVICE_ARG(st, kc, 9, I);
+        DEVICE_ARG(st, kc, 10, H);
+        DEVICE_ARG(st, kc, 11, W);
+        DEVICE_ARG(st, kc, 12, O);
+        DEVICE_ARG(st, kc, 13, padw);
+        if (device_check(d, st, "setting the direct conv's arguments")) return -1;
+        size_t gc[3] = {(size_t)nbp / IMAGE_VW, (size_t)H * W, (size_t)(O / fb)};
+        if (device_run(d, kc, 3, gc, NULL, "the direct conv")) return -1;
+    }
+    return 0;
+}
+
 /* out [N, O, H, W] = conv(in [N, I, H, W], weights at w_off of wbuf [O, I, k, k], or with flip those of
  * the layer [I, O, k, k] transposed and rotated) (+ b unless NULL),
  * the images padded a chunk at a time into ws from float pad_off on, chunks of at most nb images */
 static int direct_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_off, int flip, cl_mem b,
                       cl_mem ws, int pad_off, int nb, int N, int I, int H, int W, int O, int k)
 {
+    if (across_images(W)) return images_run(d, out, in, wbuf, w_off, flip, b, ws, nb, N, I, H, W, O, k);
     int vw = direct_vw(d, W), fb = direct_fb(d, O);
     int nvec = (W + vw - 1) / vw, padw = nvec * vw + k - 1, ph = H + k - 1;
     char options[64];
@@ -95,7 +161,7 @@ static int direct_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_o
     return 0;
 }
 
-/* floats of one image of I channels padded for the direct kernel */
+/* floats of one image of I channels padded for the row kernels (conv_pad) */
 static size_t padded_image(const device_ctx *d, int I, int H, int W, int k)
 {
     int vw = direct_vw(d, W);
@@ -109,12 +175,27 @@ static int direct_chunk(size_t avail, size_t per, int N)
     return nb < 1 ? 1 : nb < (size_t)N ? (int)nb : N;
 }
 
+/* The workspace of the forward kernels for chunks of images of I channels: *nb images per chunk */
+static cl_mem forward_workspace(device_ctx *d, size_t workspace_floats, int N, int I, int H, int W, int k,
+                                int *nb)
+{
+    if (!across_images(W)) {
+        size_t per = padded_image(d, I, H, W, k);
+        *nb = direct_chunk(workspace_floats, per, N);
+        return device_workspace(d, per * *nb * sizeof(float));
+    }
+    /* chunks of whole vectors of images where the budget allows */
+    size_t per = (size_t)I * (H + k - 1) * (W + k - 1);
+    *nb = direct_chunk(workspace_floats, per, N);
+    if (*nb > IMAGE_VW) *nb = *nb / IMAGE_VW * IMAGE_VW;
+    return device_workspace(d, per * image_lanes((size_t)*nb) * sizeof(float));
+}
+
 int ops_conv_direct_forward(device_ctx *d, cl_mem y, cl_mem x, cl_mem w, cl_mem b, int N, int C, int H, int W,
                             int F, int k, size_t workspace_floats)
 {
-    size_t per = padded_image(d, C, H, W, k);
-    int nb = direct_chunk(workspace_floats, per, N);
-    cl_mem ws = device_workspace(d, per * nb * sizeof(float));
+    int nb;
+    cl_mem ws = forward_workspace(d, workspace_floats, N, C, H, W, k, &nb);
     if (!ws) return -1;
     return direct_run(d, y, x, w, 0, 0, b, ws, 0, nb, N, C, H, W, F, k);
 }
@@ -122,9 +203,8 @@ int ops_conv_direct_forward(device_ctx *d, cl_mem y, cl_mem x, cl_mem w, cl_mem 
 int ops_conv_direct_input_grad(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem w, int N, int C, int H, int W,
                                int F, int k, size_t workspace_floats)
 {
-    size_t per = padded_image(d, F, H, W, k);
-    int nb = direct_chunk(workspace_floats, per, N);
-    cl_mem ws = device_workspace(d, per * nb * sizeof(float));
+    int nb;
+    cl_mem ws = forward_workspace(d, workspace_floats, N, F, H, W, k, &nb);
     if (!ws) return -1;
     cl_mem none = NULL; /* no bias */
     return direct_run(d, dx, dy, w, 0, 1, none, ws, 0, nb, N, F, H, W, C, k);
