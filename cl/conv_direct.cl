@@ -7,7 +7,7 @@
  * repeat bit for bit. Planes only a few pixels wide run with vectors across images instead
  * (conv_pad_images, conv_direct_forward_images), in the same order, so with the same bits.
  *
- * Build options: -DKS=<filter size> -DVW=<2, 4, 8 or 16 pixels per vector> -DFB=<filters per work-item>;
+ * Build options: -DKS=<filter size> -DVW=<4, 8 or 16 pixels (or images) per vector> -DFB=<filters per work-item>;
  * -DFLIP: conv_direct_forward reads the weights as the input gradient needs them (transposed and
  * rotated); -DFBW=<filters per work-item of the weight gradient> builds that kernel. */
 
@@ -96,15 +96,16 @@ __kernel void conv_direct_forward(__global float *y, __global const float *xp, i
 /* Planes a few pixels wide (the last blocks of a small input) leave a vector per row mostly short and
  * each weight load feeding a few pixels; there the vectors run across images instead. conv_pad_images
  * lays a chunk of m images out pixel-major, images innermost and zero from m up to nbp (a multiple of
- * VW): grid (nbp, padw * ph, C), xt[((c * ph + r) * padw + col) * nbp + n] = x[n0 + n, c, r - PAD,
- * col - PAD], 0 outside the image or past m. */
+ * VW), padded by pad on each side (PAD for the input, 0 for the weight gradient's dy): grid
+ * (nbp, padw * ph, C) with padw = W + 2 pad, ph = H + 2 pad,
+ * xt[((c * ph + r) * padw + col) * nbp + n] = x[n0 + n, c, r - pad, col - pad], 0 outside or past m. */
 __kernel void conv_pad_images(__global float *xt, int xt_off, __global const float *x, int n0, int m, int nbp, int C,
-                              int H, int W, int padw)
+                              int H, int W, int pad)
 {
     int n = get_global_id(0), rc = get_global_id(1), c = get_global_id(2);
-    int ph = H + KS - 1;
+    int padw = W + 2 * pad, ph = H + 2 * pad;
     if (n >= nbp || rc >= padw * ph) return;
-    int r = rc / padw, col = rc - r * padw, sy = r - PAD, sx = col - PAD;
+    int r = rc / padw, col = rc - r * padw, sy = r - pad, sx = col - pad;
     float v = 0.0f;
     if (n < m && sy >= 0 && sy < H && sx >= 0 && sx < W) v = x[(((size_t)(n0 + n) * C + c) * H + sy) * W + sx];
     xt[xt_off + ((size_t)c * ph * padw + rc) * nbp + n] = v;
@@ -216,6 +217,76 @@ __kernel void conv_direct_weight_grad(__global float *part, int part_off, __glob
             for (int l = 0; l < VW; l++)
                 s += lanes[l];
             dbp[dbp_off + (size_t)g * F + f0 + i] = s;
+        }
+}
+
+/* The weight gradient of planes a few pixels wide, with vectors across images: grid (F/FBW * C),
+ * work-item (f0 group, c) sums dw[f, c, ky, kx] = sum over the chunk's images and pixels p of
+ * dyt[f, p, n] xt[c, p + (ky, kx), n] in VW image lanes (both laid out by conv_pad_images: xt padded,
+ * dyt not, nbp images innermost, zero past the chunk's m), then the lanes in order; writes
+ * part[part_off + w index], and the work-items of channel 0 the bias gradient into dbp[dbp_off + f]. */
+__kernel void conv_weight_grad_images(__global float *part, int part_off, __global float *dbp, int dbp_off,
+                                      __global const float *dyt, int dyt_off, __global const float *xt, int xt_off,
+                                      int nbp, int C, int H, int W, int F)
+{
+    int fc = get_global_id(0), groups = F / FBW;
+    if (fc >= groups * C) return;
+    int c = fc / groups, f0 = (fc - c * groups) * FBW, padw = W + KS - 1, ph = H + KS - 1, hw = H * W;
+    __global const float *xc = xt + xt_off + (size_t)c * ph * padw * nbp;
+    __global const float *dyf = dyt + dyt_off + (size_t)f0 * hw * nbp;
+    VT acc[FBW][KS * KS];
+#pragma unroll
+    for (int i = 0; i < FBW; i++)
+#pragma unroll
+        for (int t = 0; t < KS * KS; t++)
+            acc[i][t] = (VT)(0.0f);
+    VT bacc[FBW];
+#pragma unroll
+    for (int i = 0; i < FBW; i++)
+        bacc[i] = (VT)(0.0f);
+    for (int p = 0; p < hw; p++) {
+        int row = p / W, col = p - row * W;
+        for (int nv = 0; nv < nbp; nv += VW) {
+            VT gv[FBW];
+#pragma unroll
+            for (int i = 0; i < FBW; i++)
+                gv[i] = VLOAD(0, dyf + ((size_t)i * hw + p) * nbp + nv);
+            if (c == 0)
+#pragma unroll
+                for (int i = 0; i < FBW; i++)
+                    bacc[i] += gv[i];
+#pragma unroll
+            for (int ky = 0; ky < KS; ky++)
+#pragma unroll
+                for (int kx = 0; kx < KS; kx++) {
+                    VT in = VLOAD(0, xc + ((size_t)(row + ky) * padw + col + kx) * nbp + nv);
+#pragma unroll
+                    for (int i = 0; i < FBW; i++)
+                        acc[i][ky * KS + kx] = fma(gv[i], in, acc[i][ky * KS + kx]);
+                }
+        }
+    }
+    __global float *out = part + part_off;
+#pragma unroll
+    for (int i = 0; i < FBW; i++)
+#pragma unroll
+        for (int t = 0; t < KS * KS; t++) {
+            float lanes[VW];
+            VSTORE(acc[i][t], 0, lanes);
+            float s = 0.0f;
+            for (int l = 0; l < VW; l++)
+                s += lanes[l];
+            out[((size_t)(f0 + i) * C + c) * KS * KS + t] = s;
+        }
+    if (c == 0)
+#pragma unroll
+        for (int i = 0; i < FBW; i++) {
+            float lanes[VW];
+            VSTORE(bacc[i], 0, lanes);
+            float s = 0.0f;
+            for (int l = 0; l < VW; l++)
+                s += lanes[l];
+            dbp[dbp_off + f0 + i] = s;
         }
 }
 

@@ -10,10 +10,11 @@
 #include "cltrain/ops.h"
 #include "internal.h"
 
-/* pixels per vector: the narrowest of 2, 4, 8, 16 that covers a row, at most the launch choice conv_vw */
+/* pixels per vector along a row: 8 or 16, the narrower where it covers the row, at most the launch
+ * choice conv_vw (planes up to IMAGES_MAX_W wide run across images instead) */
 static int direct_vw(const device_ctx *d, int W)
 {
-    int vw = W <= 2 ? 2 : W <= 4 ? 4 : W <= 8 ? 8 : 16, most = d->launch.v[LAUNCH_CONV_VW];
+    int vw = W <= 8 ? 8 : 16, most = d->launch.v[LAUNCH_CONV_VW];
     return vw < most ? vw : most;
 }
 
@@ -57,11 +58,32 @@ static size_t image_lanes(size_t n)
     return (n + IMAGE_VW - 1) / IMAGE_VW * IMAGE_VW;
 }
 
+/* Enqueues kp (conv_pad_images): images n0 .. n0+m-1 of x [N, C, H, W] pixel-major into ws from float
+ * off on, padded by pad, nbp images innermost */
+static int lay_images(device_ctx *d, cl_kernel kp, cl_mem ws, int off, cl_mem x, int n0, int m, int nbp,
+                      int C, int H, int W, int pad)
+{
+    cl_int st = 0;
+    DEVICE_ARG(st, kp, 0, ws);
+    DEVICE_ARG(st, kp, 1, off);
+    DEVICE_ARG(st, kp, 2, x);
+    DEVICE_ARG(st, kp, 3, n0);
+    DEVICE_ARG(st, kp, 4, m);
+    DEVICE_ARG(st, kp, 5, nbp);
+    DEVICE_ARG(st, kp, 6, C);
+    DEVICE_ARG(st, kp, 7, H);
+    DEVICE_ARG(st, kp, 8, W);
+    DEVICE_ARG(st, kp, 9, pad);
+    if (device_check(d, st, "setting the conv image layout's arguments")) return -1;
+    size_t gp[3] = {(size_t)nbp, (size_t)(W + 2 * pad) * (H + 2 * pad), (size_t)C};
+    return device_run(d, kp, 3, gp, NULL, "the conv image layout");
+}
+
 /* out [N, O, H, W] as direct_run below, with vectors across the images of each chunk */
 static int images_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_off, int flip, cl_mem b,
                       cl_mem ws, int nb, int N, int I, int H, int W, int O, int k)
 {
-    int fb = direct_fb(d, O), padw = W + k - 1, ph = H + k - 1, zero = 0;
+    int fb = direct_fb(d, O), padw = W + k - 1, zero = 0;
     char options[64];
     snprintf(options, sizeof options, "-DKS=%d -DVW=%d -DFB=%d%s", k, IMAGE_VW, fb, flip ? " -DFLIP" : "");
     cl_kernel kp = device_kernel(d, "conv_direct.cl", "conv_pad_images", options);
@@ -69,20 +91,8 @@ static int images_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_o
     if (!kc) return -1;
     for (int n0 = 0; n0 < N; n0 += nb) {
         int m = N - n0 < nb ? N - n0 : nb, nbp = (int)image_lanes((size_t)m);
+        if (lay_images(d, kp, ws, 0, in, n0, m, nbp, I, H, W, k / 2)) return -1;
         cl_int st = 0;
-        DEVICE_ARG(st, kp, 0, ws);
-        DEVICE_ARG(st, kp, 1, zero);
-        DEVICE_ARG(st, kp, 2, in);
-        DEVICE_ARG(st, kp, 3, n0);
-        DEVICE_ARG(st, kp, 4, m);
-        DEVICE_ARG(st, kp, 5, nbp);
-        DEVICE_ARG(st, kp, 6, I);
-        DEVICE_ARG(st, kp, 7, H);
-        DEVICE_ARG(st, kp, 8, W);
-        DEVICE_ARG(st, kp, 9, padw);
-        if (device_check(d, st, "setting the conv image layout's arguments")) return -1;
-        size_t gp[3] = {(size_t)nbp, (size_t)padw * ph, (size_t)I};
-        if (device_run(d, kp, 3, gp, NULL, "the conv image layout")) return -1;
         DEVICE_ARG(st, kc, 0, out);
         DEVICE_ARG(st, kc, 1, ws);
         DEVICE_ARG(st, kc, 2, zero);
@@ -210,14 +220,89 @@ int ops_conv_direct_input_grad(device_ctx *d, cl_mem dx, cl_mem dy, cl_mem w, in
     return direct_run(d, dx, dy, w, 0, 1, none, ws, 0, nb, N, F, H, W, C, k);
 }
 
+/* Enqueues ks (conv_sum_groups): dw and db from the G groups' partials at the start of ws */
+static int sum_groups(device_ctx *d, cl_kernel ks, cl_mem dw, cl_mem db, cl_mem ws, int G, size_t nwt, int F)
+{
+    int n = (int)nwt;
+    cl_int st = 0;
+    DEVICE_ARG(st, ks, 0, dw);
+    DEVICE_ARG(st, ks, 1, db);
+    DEVICE_ARG(st, ks, 2, ws);
+    DEVICE_ARG(st, ks, 3, G);
+    DEVICE_ARG(st, ks, 4, n);
+    DEVICE_ARG(st, ks, 5, F);
+    if (device_check(d, st, "setting the weight gradient sum's arguments")) return -1;
+    return device_run_1d(d, ks, nwt + F, "the weight gradient sum");
+}
+
+/* filters per work-item of the weight gradient: at most wgrad_fb, and one at k > 3, where FBW x k x k
+ * vector accumulators would no longer fit in registers */
+static int wgrad_fbw(const device_ctx *d, int F, int k)
+{
+    int fbw = k <= 3 ? d->launch.v[LAUNCH_WGRAD_FB] : 1;
+    while (F % fbw)
+        fbw /= 2;
+    return fbw;
+}
+
+/* The weight gradient of planes up to IMAGES_MAX_W wide, with vectors across images: x (padded) and dy
+ * laid out pixel-major with the images innermost, one group of partial sums per chunk of images. */
+static int images_weight_grad(device_ctx *d, cl_mem dw, cl_mem db, cl_mem dy, cl_mem x, int N, int C, int H,
+                              int W, int F, int k, size_t workspace_floats)
+{
+    int fbw = wgrad_fbw(d, F, k), hw = H * W;
+    size_t xt_image = (size_t)C * (H + k - 1) * (W + k - 1), per = xt_image + (size_t)F * hw;
+    int nb = direct_chunk(workspace_floats, per, N);
+    if (nb > IMAGE_VW) nb = nb / IMAGE_VW * IMAGE_VW;
+    int G = (N + nb - 1) / nb;
+    size_t nwt = (size_t)F * C * k * k, lanes = image_lanes((size_t)nb);
+    /* per chunk nwt weight partials, then per chunk F bias partials */
+    size_t parts = G > 1 ? ((size_t)G * (nwt + F) + 15) / 16 * 16 : 0;
+    if ((double)parts + (double)per * lanes > INT_MAX)
+        return device_fail(
+            d, "conv weight gradient over C %d, %dx%d, F %d needs more workspace than its kernels index", C,
+            H, W, F);
+    cl_mem ws = device_workspace(d, (parts + per * lanes) * sizeof(float));
+    if (!ws) return -1;
+    char options[64];
+    snprintf(options, sizeof options, "-DKS=%d -DVW=%d -DFB=1 -DFBW=%d", k, IMAGE_VW, fbw);
+    cl_kernel kp = device_kernel(d, "conv_direct.cl", "conv_pad_images", options);
+    cl_kernel kw = kp ? device_kernel(d, "conv_direct.cl", "conv_weight_grad_images", options) : NULL;
+    cl_kernel ks = kw && G > 1 ? device_kernel(d, "conv_direct.cl", "conv_sum_groups", options) : NULL;
+    if (!kw || (G > 1 && !ks)) return -1;
+    int xt_off = (int)parts, dyt_off = (int)(parts + xt_image * lanes);
+    cl_mem out = G > 1 ? ws : dw, bout = G > 1 ? ws : db; /* one chunk writes dw and db itself */
+    for (int g = 0; g < G; g++) {
+        int n0 = g * nb, m = N - n0 < nb ? N - n0 : nb, nbp = (int)image_lanes((size_t)m);
+        int part_off = (int)((size_t)g * nwt), bias_off = G > 1 ? (int)((size_t)G * nwt + (size_t)g * F) : 0;
+        if (lay_images(d, kp, ws, xt_off, x, n0, m, nbp, C, H, W, k / 2) ||
+            lay_images(d, kp, ws, dyt_off, dy, n0, m, nbp, F, H, W, 0))
+            return -1;
+        cl_int st = 0;
+        DEVICE_ARG(st, kw, 0, out);
+        DEVICE_ARG(st, kw, 1, part_off);
+        DEVICE_ARG(st, kw, 2, bout);
+        DEVICE_ARG(st, kw, 3, bias_off);
+        DEVICE_ARG(st, kw, 4, ws);
+        DEVICE_ARG(st, kw, 5, dyt_off);
+        DEVICE_ARG(st, kw, 6, ws);
+        DEVICE_ARG(st, kw, 7, xt_off);
+        DEVICE_ARG(st, kw, 8, nbp);
+        DEVICE_ARG(st, kw, 9, C);
+        DEVICE_ARG(st, kw, 10, H);
+        DEVICE_ARG(st, kw, 11, W);
+        DEVICE_ARG(st, kw, 12, F);
+        if (device_check(d, st, "setting the direct weight gradient's arguments")) return -1;
+        if (device_run_1d(d, kw, (size_t)(F / fbw) * C, "the direct weight gradient")) return -1;
+    }
+    return G == 1 ? 0 : sum_groups(d, ks, dw, db, ws, G, nwt, F);
+}
+
 int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem db, cl_mem dy, cl_mem x, int N, int C, int H,
                                 int W, int F, int k, size_t workspace_floats)
 {
-    /* filters per work-item: at most wgrad_fb, and one at k > 3, where FBW x k x k vector accumulators
-     * would no longer fit in registers */
-    int vw = direct_vw(d, W), fbw = k <= 3 ? d->launch.v[LAUNCH_WGRAD_FB] : 1;
-    while (F % fbw)
-        fbw /= 2;
+    if (across_images(W)) return images_weight_grad(d, dw, db, dy, x, N, C, H, W, F, k, workspace_floats);
+    int vw = direct_vw(d, W), fbw = wgrad_fbw(d, F, k);
     int nvec = (W + vw - 1) / vw, padw = nvec * vw + k - 1, ph = H + k - 1;
     /* pixels each lane sums over at most (images per group x H x W / VW): short float sums, and
      * groups enough to keep the cores busy on the first layer */
@@ -281,15 +366,5 @@ int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem db, cl_mem dy, 
         size_t gw[2] = {(size_t)(F / fbw) * C, (size_t)gc};
         if (device_run(d, kw, 2, gw, NULL, "the direct weight gradient")) return -1;
     }
-    if (G == 1) return 0;
-    int n = (int)nwt;
-    cl_int st = 0;
-    DEVICE_ARG(st, ks, 0, dw);
-    DEVICE_ARG(st, ks, 1, db);
-    DEVICE_ARG(st, ks, 2, ws);
-    DEVICE_ARG(st, ks, 3, G);
-    DEVICE_ARG(st, ks, 4, n);
-    DEVICE_ARG(st, ks, 5, F);
-    if (device_check(d, st, "setting the weight gradient sum's arguments")) return -1;
-    return device_run_1d(d, ks, nwt + F, "the weight gradient sum");
+    return G == 1 ? 0 : sum_groups(d, ks, dw, db, ws, G, nwt, F);
 }
