@@ -36,7 +36,7 @@ static int direct_backward(device_ctx *d, cl_mem dx, cl_mem dw, cl_mem db, cl_me
     DEVICE_ARG(st, kw, 4, N);
     DEVICE_ARG(st, kw, 5, I);
     DEVICE_ARG(st, kw, 6, O);
-    size_t gw[2] = {(size_t)I, (size_t)O};
+    size_t gw[2] = {((size_t)I + 7) / 8, (size_t)O}; /* 8 consecutive i a work-item (DENSE_VW) */
     if (device_check(d, st, "setting the dense weight gradient's arguments") ||
         device_run(d, kw, 2, gw, NULL, "the dense weight gradient"))
         return -1;
@@ -50,7 +50,7 @@ static int direct_backward(device_ctx *d, cl_mem dx, cl_mem dw, cl_mem db, cl_me
     DEVICE_ARG(st, kx, 3, N);
     DEVICE_ARG(st, kx, 4, I);
     DEVICE_ARG(st, kx, 5, O);
-    size_t gx[2] = {(size_t)I, (size_t)N};
+    size_t gx[2] = {((size_t)I + 7) / 8, (size_t)N};
     if (device_check(d, st, "setting the dense input gradient's arguments")) return -1;
     return device_run(d, kx, 2, gx, NULL, "the dense input gradient");
 }
