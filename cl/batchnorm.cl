@@ -99,7 +99,7 @@ static float bn_hsum(float16 v)
 
 /* Runs its argument over block [j0, jend) of channel c, one segment of one plane at a time: `off`
  * (the segment's first element in the tensor) and `len` (its length). */
-#define BN_FOR_SEGMENTS(...)                                                                                \
+#define BN_FOR_SEGMENTS(...)                                                                                 \
     for (int j = j0; j < jend;) {                                                                            \
         int img = j / HW, p = j - img * HW;                                                                  \
         int len = min(HW - p, jend - j);                                                                     \

@@ -7,8 +7,8 @@
  * repeat bit for bit. Planes only a few pixels wide run with vectors across images instead
  * (conv_pad_images, conv_direct_forward_images), in the same order, so with the same bits.
  *
- * Build options: -DKS=<filter size> -DVW=<4, 8 or 16 pixels (or images) per vector> -DFB=<filters per work-item>;
- * -DFLIP: conv_direct_forward reads the weights as the input gradient needs them (transposed and
+ * Build options: -DKS=<filter size> -DVW=<4, 8 or 16 pixels (or images) per vector> -DFB=<filters per
+ * work-item>; -DFLIP: conv_direct_forward reads the weights as the input gradient needs them (transposed and
  * rotated); -DFBW=<filters per work-item of the weight gradient> builds that kernel. */
 
 #if !defined(KS) || !defined(VW) || !defined(FB)
@@ -23,7 +23,8 @@
 #define PAD (KS / 2)
 
 /* grid (PADW, H + KS - 1, planes): xp[plane, r, col] = x[plane0 + plane, r - PAD, col - PAD], 0 outside */
-__kernel void conv_pad(__global float *xp, int xp_off, __global const float *x, int plane0, int H, int W, int padw)
+__kernel void conv_pad(__global float *xp, int xp_off, __global const float *x, int plane0, int H, int W,
+                       int padw)
 {
     xp += xp_off;
     int col = get_global_id(0), r = get_global_id(1), plane = get_global_id(2);
@@ -37,17 +38,17 @@ __kernel void conv_pad(__global float *xp, int xp_off, __global const float *x, 
 /* acc[i] += sum over c, ky, kx of w[f0+i, c, ky, kx] src[c * plane + (ky * padw + kx) * stride .. + VW-1]:
  * the FB filters' taps over a vector of VW padded pixels (stride 1) or of VW images at one pixel
  * (stride: images per pixel), the input channels plane floats apart */
-static void conv_accumulate(VT *acc, __global const float *src, size_t plane, int stride, __global const float *w,
-                            int C, int F, int f0, int padw)
+static void conv_accumulate(VT *acc, __global const float *src, size_t plane, int stride,
+                            __global const float *w, int C, int F, int f0, int padw)
 {
     for (int c = 0; c < C; c++, src += plane) {
 #ifdef FLIP
         /* the input gradient: output channel o = f0+i of input channel c reads w[c, o] rotated 180 degrees */
         __global const float *wc = w + ((size_t)c * F + f0) * (KS * KS);
-#define WAT(i, t) wc[(size_t)(i) * KS * KS + KS * KS - 1 - (t)]
+#define WAT(i, t) wc[(size_t)(i)*KS * KS + KS * KS - 1 - (t)]
 #else
         __global const float *wc = w + ((size_t)f0 * C + c) * (KS * KS);
-#define WAT(i, t) wc[(size_t)(i) * C * KS * KS + (t)]
+#define WAT(i, t) wc[(size_t)(i)*C * KS * KS + (t)]
 #endif
 #pragma unroll
         for (int ky = 0; ky < KS; ky++)
@@ -65,8 +66,9 @@ static void conv_accumulate(VT *acc, __global const float *src, size_t plane, in
 /* grid (ceil(W/VW), H, nb * F/FB): y[n0+n, f0 .. f0+FB-1, row, v*VW ..] = b[f] + sum over c, ky, kx of
  * w[f, c, ky, kx] xp[n, c, row + ky, v*VW + kx + lane]. xp holds images n0 .. n0+nb-1 padded; b may be
  * NULL (no bias: the input gradient). Offsets in floats. */
-__kernel void conv_direct_forward(__global float *y, __global const float *xp, int xp_off, __global const float *w,
-                                  int w_off, __global const float *b, int n0, int C, int H, int W, int F, int padw)
+__kernel void conv_direct_forward(__global float *y, __global const float *xp, int xp_off,
+                                  __global const float *w, int w_off, __global const float *b, int n0, int C,
+                                  int H, int W, int F, int padw)
 {
     int v = get_global_id(0), row = get_global_id(1), z = get_global_id(2);
     int x0 = v * VW;
@@ -76,8 +78,8 @@ __kernel void conv_direct_forward(__global float *y, __global const float *xp, i
 #pragma unroll
     for (int i = 0; i < FB; i++)
         acc[i] = (VT)(b ? b[f0 + i] : 0.0f);
-    conv_accumulate(acc, xp + xp_off + ((size_t)n * C * ph + row) * padw + x0, (size_t)ph * padw, 1, w + w_off, C,
-                    F, f0, padw);
+    conv_accumulate(acc, xp + xp_off + ((size_t)n * C * ph + row) * padw + x0, (size_t)ph * padw, 1,
+                    w + w_off, C, F, f0, padw);
     int full = x0 + VW <= W;
 #pragma unroll
     for (int i = 0; i < FB; i++) {
@@ -99,15 +101,16 @@ __kernel void conv_direct_forward(__global float *y, __global const float *xp, i
  * VW), padded by pad on each side (PAD for the input, 0 for the weight gradient's dy): grid
  * (nbp, padw * ph, C) with padw = W + 2 pad, ph = H + 2 pad,
  * xt[((c * ph + r) * padw + col) * nbp + n] = x[n0 + n, c, r - pad, col - pad], 0 outside or past m. */
-__kernel void conv_pad_images(__global float *xt, int xt_off, __global const float *x, int n0, int m, int nbp, int C,
-                              int H, int W, int pad)
+__kernel void conv_pad_images(__global float *xt, int xt_off, __global const float *x, int n0, int m, int nbp,
+                              int C, int H, int W, int pad)
 {
     int n = get_global_id(0), rc = get_global_id(1), c = get_global_id(2);
     int padw = W + 2 * pad, ph = H + 2 * pad;
     if (n >= nbp || rc >= padw * ph) return;
     int r = rc / padw, col = rc - r * padw, sy = r - pad, sx = col - pad;
     float v = 0.0f;
-    if (n < m && sy >= 0 && sy < H && sx >= 0 && sx < W) v = x[(((size_t)(n0 + n) * C + c) * H + sy) * W + sx];
+    if (n < m && sy >= 0 && sy < H && sx >= 0 && sx < W)
+        v = x[(((size_t)(n0 + n) * C + c) * H + sy) * W + sx];
     xt[xt_off + ((size_t)c * ph * padw + rc) * nbp + n] = v;
 }
 
@@ -124,8 +127,8 @@ __kernel void conv_direct_forward_images(__global float *y, __global const float
 #pragma unroll
     for (int i = 0; i < FB; i++)
         acc[i] = (VT)(b ? b[f0 + i] : 0.0f);
-    conv_accumulate(acc, xt + xt_off + ((size_t)row * padw + col) * nbp + nv, (size_t)ph * padw * nbp, nbp, w + w_off,
-                    C, F, f0, padw);
+    conv_accumulate(acc, xt + xt_off + ((size_t)row * padw + col) * nbp + nv, (size_t)ph * padw * nbp, nbp,
+                    w + w_off, C, F, f0, padw);
 #pragma unroll
     for (int i = 0; i < FB; i++) {
         float lanes[VW];
@@ -136,6 +139,33 @@ __kernel void conv_direct_forward_images(__global float *y, __global const float
 }
 
 #ifdef FBW
+/* the lanes of v summed in order */
+static float lane_sum(VT v)
+{
+    float lanes[VW];
+    VSTORE(v, 0, lanes);
+    float s = 0.0f;
+    for (int l = 0; l < VW; l++)
+        s += lanes[l];
+    return s;
+}
+
+/* A weight-gradient work-item's sums, lanes folded: filters f0 .. f0+FBW-1 of input channel c into
+ * out [F, C, KS, KS], and from channel 0's work-items the bias sums into db[f] */
+static void wgrad_write(VT (*acc)[KS * KS], const VT *bacc, __global float *out, __global float *db, int f0,
+                        int c, int C)
+{
+#pragma unroll
+    for (int i = 0; i < FBW; i++)
+#pragma unroll
+        for (int t = 0; t < KS * KS; t++)
+            out[((size_t)(f0 + i) * C + c) * KS * KS + t] = lane_sum(acc[i][t]);
+    if (c == 0)
+#pragma unroll
+        for (int i = 0; i < FBW; i++)
+            db[f0 + i] = lane_sum(bacc[i]);
+}
+
 /* grid (F/FBW * C, G): work-item (fc, g) sums, for filters f0 .. f0+FBW-1 and input channel c, the
  * weight gradient dw[f, c, ky, kx] = sum over images n of group g (ipp images from the chunk's
  * first), rows and pixels of dy[n0+n, f, row, x] xp[n, c, row + ky, x + kx], in VW lanes (each
@@ -144,8 +174,8 @@ __kernel void conv_direct_forward_images(__global float *y, __global const float
  * pass over dy saved, and two launches). host/ops/conv_direct.c sums the groups' partials in a fixed
  * order. */
 __kernel void conv_direct_weight_grad(__global float *part, int part_off, __global float *dbp, int dbp_off,
-                                      __global const float *dy, __global const float *xp, int xp_off, int n0, int nb,
-                                      int ipp, int C, int H, int W, int F, int padw)
+                                      __global const float *dy, __global const float *xp, int xp_off, int n0,
+                                      int nb, int ipp, int C, int H, int W, int F, int padw)
 {
     int fc = get_global_id(0), g = get_global_id(1), groups = F / FBW;
     if (fc >= groups * C) return;
@@ -196,28 +226,8 @@ __kernel void conv_direct_weight_grad(__global float *part, int part_off, __glob
                     }
             }
         }
-    __global float *out = part + part_off + (size_t)g * F * C * KS * KS;
-#pragma unroll
-    for (int i = 0; i < FBW; i++)
-#pragma unroll
-        for (int t = 0; t < KS * KS; t++) {
-            float lanes[VW];
-            VSTORE(acc[i][t], 0, lanes);
-            float s = 0.0f;
-            for (int l = 0; l < VW; l++)
-                s += lanes[l];
-            out[((size_t)(f0 + i) * C + c) * KS * KS + t] = s;
-        }
-    if (c == 0)
-#pragma unroll
-        for (int i = 0; i < FBW; i++) {
-            float lanes[VW];
-            VSTORE(bacc[i], 0, lanes);
-            float s = 0.0f;
-            for (int l = 0; l < VW; l++)
-                s += lanes[l];
-            dbp[dbp_off + (size_t)g * F + f0 + i] = s;
-        }
+    wgrad_write(acc, bacc, part + part_off + (size_t)g * F * C * KS * KS, dbp + dbp_off + (size_t)g * F, f0,
+                c, C);
 }
 
 /* The weight gradient of planes a few pixels wide, with vectors across images: grid (F/FBW * C),
@@ -226,8 +236,8 @@ __kernel void conv_direct_weight_grad(__global float *part, int part_off, __glob
  * dyt not, nbp images innermost, zero past the chunk's m), then the lanes in order; writes
  * part[part_off + w index], and the work-items of channel 0 the bias gradient into dbp[dbp_off + f]. */
 __kernel void conv_weight_grad_images(__global float *part, int part_off, __global float *dbp, int dbp_off,
-                                      __global const float *dyt, int dyt_off, __global const float *xt, int xt_off,
-                                      int nbp, int C, int H, int W, int F)
+                                      __global const float *dyt, int dyt_off, __global const float *xt,
+                                      int xt_off, int nbp, int C, int H, int W, int F)
 {
     int fc = get_global_id(0), groups = F / FBW;
     if (fc >= groups * C) return;
@@ -266,34 +276,13 @@ __kernel void conv_weight_grad_images(__global float *part, int part_off, __glob
                 }
         }
     }
-    __global float *out = part + part_off;
-#pragma unroll
-    for (int i = 0; i < FBW; i++)
-#pragma unroll
-        for (int t = 0; t < KS * KS; t++) {
-            float lanes[VW];
-            VSTORE(acc[i][t], 0, lanes);
-            float s = 0.0f;
-            for (int l = 0; l < VW; l++)
-                s += lanes[l];
-            out[((size_t)(f0 + i) * C + c) * KS * KS + t] = s;
-        }
-    if (c == 0)
-#pragma unroll
-        for (int i = 0; i < FBW; i++) {
-            float lanes[VW];
-            VSTORE(bacc[i], 0, lanes);
-            float s = 0.0f;
-            for (int l = 0; l < VW; l++)
-                s += lanes[l];
-            dbp[dbp_off + f0 + i] = s;
-        }
+    wgrad_write(acc, bacc, part + part_off, dbp + dbp_off, f0, c, C);
 }
 
 /* dw[i] = sum over g < G of part[g*nw + i] and db[j] = sum over g of part[G*nw + g*F + j], in order;
  * grid (nw + F) */
-__kernel void conv_sum_groups(__global float *dw, __global float *db, __global const float *part, int G, int nw,
-                              int F)
+__kernel void conv_sum_groups(__global float *dw, __global float *db, __global const float *part, int G,
+                              int nw, int F)
 {
     int i = get_global_id(0);
     if (i >= nw + F) return;

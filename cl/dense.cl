@@ -12,9 +12,11 @@ __kernel void dense_forward(__global float *y, __global const float *x, __global
     __global const float *xr = x + (size_t)n * I, *wr = w + (size_t)o * I;
     float8 acc = (float8)(0.0f);
     int i = 0;
-    for (; i + 8 <= I; i += 8) acc += vload8(0, xr + i) * vload8(0, wr + i);
+    for (; i + 8 <= I; i += 8)
+        acc += vload8(0, xr + i) * vload8(0, wr + i);
     float s = (acc.s0 + acc.s1) + (acc.s2 + acc.s3) + (acc.s4 + acc.s5) + (acc.s6 + acc.s7);
-    for (; i < I; i++) s += xr[i] * wr[i];
+    for (; i < I; i++)
+        s += xr[i] * wr[i];
     y[(size_t)n * O + o] = s + b[o];
 }
 
@@ -24,8 +26,8 @@ __kernel void dense_forward(__global float *y, __global const float *x, __global
 #define DENSE_VW 8
 
 /* dx[n,i] = sum_o dy[n,o] w[o,i]: grid (ceil(I/8), N) */
-__kernel void dense_input_grad(__global float *dx, __global const float *dy, __global const float *w, int N, int I,
-                               int O)
+__kernel void dense_input_grad(__global float *dx, __global const float *dy, __global const float *w, int N,
+                               int I, int O)
 {
     int i0 = get_global_id(0) * DENSE_VW, n = get_global_id(1);
     if (i0 >= I || n >= N) return;
@@ -33,12 +35,14 @@ __kernel void dense_input_grad(__global float *dx, __global const float *dy, __g
     __global float *dxr = dx + (size_t)n * I;
     if (i0 + DENSE_VW <= I) {
         float8 s = (float8)(0.0f);
-        for (int o = 0; o < O; o++) s += dyr[o] * vload8(0, w + (size_t)o * I + i0);
+        for (int o = 0; o < O; o++)
+            s += dyr[o] * vload8(0, w + (size_t)o * I + i0);
         vstore8(s, 0, dxr + i0);
     } else
         for (int i = i0; i < I; i++) {
             float s = 0.0f;
-            for (int o = 0; o < O; o++) s += dyr[o] * w[(size_t)o * I + i];
+            for (int o = 0; o < O; o++)
+                s += dyr[o] * w[(size_t)o * I + i];
             dxr[i] = s;
         }
 }
