@@ -202,6 +202,39 @@ START_TEST(search_tries_every_candidate_and_keeps_a_valid_set)
 }
 END_TEST
 
+/* A work-group larger than a kernel takes runs with the driver's choice instead of failing: relu over
+ * twice the kernel's largest group, asked for in one group. */
+START_TEST(a_group_too_large_for_the_kernel_falls_back)
+{
+    device_ctx *d = tu_device();
+    cl_kernel k = device_kernel(d, "activation.cl", "relu_forward", "");
+    ck_assert_msg(k, "%s", d->error);
+    size_t most = 0;
+    ck_assert_int_eq(
+        clGetKernelWorkGroupInfo(k, d->info.id, CL_KERNEL_WORK_GROUP_SIZE, sizeof most, &most, NULL),
+        CL_SUCCESS);
+    size_t n = 2 * most;
+    float *x = tu_alloc(n * sizeof(float));
+    tu_fill_uniform(x, n, -1.0f, 1.0f, 31);
+    cl_mem bx = tu_upload(d, x, n), by = device_alloc(d, n * sizeof(float), "y");
+    ck_assert_msg(by, "%s", d->error);
+    cl_ulong nn = n;
+    cl_int st = 0;
+    DEVICE_ARG(st, k, 0, by);
+    DEVICE_ARG(st, k, 1, bx);
+    DEVICE_ARG(st, k, 2, nn);
+    ck_assert_int_eq(st, CL_SUCCESS);
+    TU_OK(d, device_run(d, k, 1, &n, &n, "relu in one oversized group"));
+    float *y = tu_download(d, by, n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(y[i] == (x[i] > 0 ? x[i] : 0.0f), "element %zu: relu(%g) gave %g", i, x[i], y[i]);
+    free(x);
+    free(y);
+    clReleaseMemObject(bx);
+    clReleaseMemObject(by);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("launch");
@@ -212,6 +245,7 @@ static Suite *suite(void)
     tcase_add_test(tc, stored_choices_apply_when_the_device_opens);
     tcase_add_test(tc, bad_files_are_ignored_with_a_reason);
     tcase_add_test(tc, search_tries_every_candidate_and_keeps_a_valid_set);
+    tcase_add_test(tc, a_group_too_large_for_the_kernel_falls_back);
     suite_add_tcase(s, tc);
     return s;
 }

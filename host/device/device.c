@@ -329,8 +329,19 @@ int device_fill(device_ctx *d, cl_mem buf, float value, size_t offset_floats, si
 int device_run(device_ctx *d, cl_kernel k, cl_uint dims, const size_t *global, const size_t *local,
                const char *what)
 {
-    for (cl_uint i = 0; i < dims; i++)
+    size_t items = 1, most = 0;
+    for (cl_uint i = 0; i < dims; i++) {
         if (global[i] == 0) return 0;
+        items *= local ? local[i] : 1;
+    }
+    /* A group larger than this kernel takes (a GPU caps it by the kernel's registers, below the
+     * device's maximum that launch choices are clamped to) runs with the driver's choice instead of
+     * failing: every kernel guards its range, so any group size gives the same result. */
+    if (local &&
+        clGetKernelWorkGroupInfo(k, d->info.id, CL_KERNEL_WORK_GROUP_SIZE, sizeof most, &most, NULL) ==
+            CL_SUCCESS &&
+        items > most)
+        local = NULL;
     return device_check(d, clEnqueueNDRangeKernel(d->queue, k, dims, NULL, global, local, 0, NULL, NULL),
                         what);
 }
