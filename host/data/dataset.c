@@ -21,13 +21,15 @@ static int names_fashion(const char *dir)
     return 0;
 }
 
-static int check_options(const data_options *o, char *err, size_t errlen)
+/* The options every reader shares, checked before any file is opened (internal.h). */
+int data_check_options(const data_options *o, char *err, size_t errlen)
 {
     if (o->image_size < 1 || o->image_size > 4096) {
         snprintf(err, errlen, "image_size %d is out of range: expected 1 to 4096", o->image_size);
         return -1;
     }
     if (!(o->val_split >= 0 && o->val_split <= 0.9)) {
+        /* checked before any image is read, not after it by the split */
         snprintf(err, errlen, "val_split %g is out of range: expected 0 to 0.9", o->val_split);
         return -1;
     }
@@ -180,7 +182,7 @@ static int compute_stats(data_dataset *ds, char *err, size_t errlen)
 
 data_dataset *data_open_idx(const char *dir, const data_options *opt, char *err, size_t errlen)
 {
-    if (check_options(opt, err, errlen) != 0) return NULL;
+    if (data_check_options(opt, err, errlen) != 0) return NULL;
     data_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) {
         snprintf(err, errlen, "out of host memory opening %s", dir);

@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal.h"
+
 #define IMAGES_MAX_THREADS 64
 
 /* A growing list of malloc'd names. */
@@ -391,32 +393,6 @@ static void limit_per_class(const split_files *train, int classes, long limit, l
             }
 }
 
-static int check_options(const data_options *o, char *err, size_t errlen)
-{
-    if (o->image_size < 1 || o->image_size > 4096) {
-        snprintf(err, errlen, "image_size %d is out of range: expected 1 to 4096", o->image_size);
-        return -1;
-    }
-    if (!(o->val_split >= 0 && o->val_split <= 0.9)) {
-        /* checked before decoding, not after it by the split */
-        snprintf(err, errlen, "val_split %g is out of range: expected 0 to 0.9", o->val_split);
-        return -1;
-    }
-    if (o->limit < 0) {
-        snprintf(err, errlen, "limit %ld is negative: expected 0 (all images) or a count", o->limit);
-        return -1;
-    }
-    if (o->resize != DATA_RESIZE_PAD && o->resize != DATA_RESIZE_BILINEAR) {
-        snprintf(err, errlen, "resize must be pad or bilinear");
-        return -1;
-    }
-    if (o->normalize != DATA_NORMALIZE_DATASET && o->normalize != DATA_NORMALIZE_NONE) {
-        snprintf(err, errlen, "normalize must be dataset or none");
-        return -1;
-    }
-    return 0;
-}
-
 /* The folder layout: data_path a folder with train/ and test/ or val/; the class lists. */
 static int read_layout(const char *dir, char **train_dir, char **test_dir, name_list *classes, char *err,
                        size_t errlen)
@@ -532,7 +508,7 @@ static void compact(data_images *im, const load_item *items, const unsigned char
 data_dataset *data_open_images(const char *dir, const data_options *opt, int threads, char *err,
                                size_t errlen)
 {
-    if (check_options(opt, err, errlen) != 0) return NULL;
+    if (data_check_options(opt, err, errlen) != 0) return NULL;
     if (threads < 0 || threads > IMAGES_MAX_THREADS) {
         snprintf(err, errlen, "the image decoder takes 0 to %d threads, not %d", IMAGES_MAX_THREADS, threads);
         return NULL;

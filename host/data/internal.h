@@ -1,5 +1,5 @@
-/* internal.h: what the data module's files share: the counter-based random numbers every draw
- * (split, shuffle, augmentation) comes from.
+/* internal.h: what the data module's files share: the check of the readers' options, and the
+ * counter-based random numbers every draw (split, shuffle, augmentation) comes from.
  *
  * A draw is a pure function of (seed, stream, epoch, index, counter) through the project's Philox
  * (cltrain/philox.h): no generator state travels between threads or images, so results never
@@ -7,9 +7,15 @@
 #ifndef CLTRAIN_DATA_INTERNAL_H
 #define CLTRAIN_DATA_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "cltrain/data.h"
 #include "cltrain/philox.h"
+
+/* image_size, val_split, limit, resize and normalize in range, or one sentence in err and -1: every
+ * reader's options, checked before it opens a file (dataset.c) */
+int data_check_options(const data_options *o, char *err, size_t errlen);
 
 /* Philox streams of the data module, far from the small numbers layers use for dropout, so the
  * split, the shuffle and the augmentation never share draws with each other or with a layer. */
