@@ -58,6 +58,24 @@ static size_t image_lanes(size_t n)
     return (n + IMAGE_VW - 1) / IMAGE_VW * IMAGE_VW;
 }
 
+/* Enqueues kp (conv_pad): planes plane0 .. plane0+planes-1 of x [.., H, W] zero-padded into ws from
+ * float off on, ph rows of padw floats a plane */
+static int pad_rows(device_ctx *d, cl_kernel kp, cl_mem ws, int off, cl_mem x, int plane0, int planes, int H,
+                    int W, int padw, int ph)
+{
+    cl_int st = 0;
+    DEVICE_ARG(st, kp, 0, ws);
+    DEVICE_ARG(st, kp, 1, off);
+    DEVICE_ARG(st, kp, 2, x);
+    DEVICE_ARG(st, kp, 3, plane0);
+    DEVICE_ARG(st, kp, 4, H);
+    DEVICE_ARG(st, kp, 5, W);
+    DEVICE_ARG(st, kp, 6, padw);
+    if (device_check(d, st, "setting the conv padding's arguments")) return -1;
+    size_t gp[3] = {(size_t)padw, (size_t)ph, (size_t)planes};
+    return device_run(d, kp, 3, gp, NULL, "the conv padding");
+}
+
 /* Enqueues kp (conv_pad_images): images n0 .. n0+m-1 of x [N, C, H, W] pixel-major into ws from float
  * off on, padded by pad, nbp images innermost */
 static int lay_images(device_ctx *d, cl_kernel kp, cl_mem ws, int off, cl_mem x, int n0, int m, int nbp,
@@ -141,17 +159,8 @@ static int direct_run(device_ctx *d, cl_mem out, cl_mem in, cl_mem wbuf, int w_o
     size_t *lc = grouped && lcs[0] * ly <= d->info.max_work_group ? lcs : NULL;
     for (int n0 = 0; n0 < N; n0 += nb) {
         int m = N - n0 < nb ? N - n0 : nb, plane0 = n0 * I;
+        if (pad_rows(d, kp, ws, pad_off, in, plane0, m * I, H, W, padw, ph)) return -1;
         cl_int st = 0;
-        DEVICE_ARG(st, kp, 0, ws);
-        DEVICE_ARG(st, kp, 1, pad_off);
-        DEVICE_ARG(st, kp, 2, in);
-        DEVICE_ARG(st, kp, 3, plane0);
-        DEVICE_ARG(st, kp, 4, H);
-        DEVICE_ARG(st, kp, 5, W);
-        DEVICE_ARG(st, kp, 6, padw);
-        if (device_check(d, st, "setting the conv padding's arguments")) return -1;
-        size_t gp[3] = {(size_t)padw, (size_t)ph, (size_t)m * I};
-        if (device_run(d, kp, 3, gp, NULL, "the conv padding")) return -1;
         DEVICE_ARG(st, kc, 0, out);
         DEVICE_ARG(st, kc, 1, ws);
         DEVICE_ARG(st, kc, 2, pad_off);
@@ -336,17 +345,8 @@ int ops_conv_direct_weight_grad(device_ctx *d, cl_mem dw, cl_mem db, cl_mem dy, 
         int m = N - n0 < nb ? N - n0 : nb, plane0 = n0 * C, gc = (m + ipp - 1) / ipp;
         int part_off = (int)((size_t)(n0 / ipp) * nwt);
         int bias_off = G > 1 ? (int)((size_t)G * nwt + (size_t)(n0 / ipp) * F) : 0;
+        if (pad_rows(d, kp, ws, pad_off, x, plane0, m * C, H, W, padw, ph)) return -1;
         cl_int st = 0;
-        DEVICE_ARG(st, kp, 0, ws);
-        DEVICE_ARG(st, kp, 1, pad_off);
-        DEVICE_ARG(st, kp, 2, x);
-        DEVICE_ARG(st, kp, 3, plane0);
-        DEVICE_ARG(st, kp, 4, H);
-        DEVICE_ARG(st, kp, 5, W);
-        DEVICE_ARG(st, kp, 6, padw);
-        if (device_check(d, st, "setting the conv padding's arguments")) return -1;
-        size_t gp[3] = {(size_t)padw, (size_t)ph, (size_t)m * C};
-        if (device_run(d, kp, 3, gp, NULL, "the conv padding")) return -1;
         DEVICE_ARG(st, kw, 0, out);
         DEVICE_ARG(st, kw, 1, part_off);
         DEVICE_ARG(st, kw, 2, bout);
