@@ -150,6 +150,18 @@ static float lane_sum(VT v)
     return s;
 }
 
+/* A weight-gradient work-item's sums (FBW x KS x KS taps, FBW biases) set to 0 */
+static void wgrad_zero(VT (*acc)[KS * KS], VT *bacc)
+{
+#pragma unroll
+    for (int i = 0; i < FBW; i++) {
+#pragma unroll
+        for (int t = 0; t < KS * KS; t++)
+            acc[i][t] = (VT)(0.0f);
+        bacc[i] = (VT)(0.0f);
+    }
+}
+
 /* A weight-gradient work-item's sums, lanes folded: filters f0 .. f0+FBW-1 of input channel c into
  * out [F, C, KS, KS], and from channel 0's work-items the bias sums into db[f] */
 static void wgrad_write(VT (*acc)[KS * KS], const VT *bacc, __global float *out, __global float *db, int f0,
@@ -182,16 +194,8 @@ __kernel void conv_direct_weight_grad(__global float *part, int part_off, __glob
     int c = fc / groups, f0 = (fc - c * groups) * FBW;
     int i0 = g * ipp, i1 = min(nb, i0 + ipp), ph = H + KS - 1;
     xp += xp_off;
-    VT acc[FBW][KS * KS];
-#pragma unroll
-    for (int i = 0; i < FBW; i++)
-#pragma unroll
-        for (int t = 0; t < KS * KS; t++)
-            acc[i][t] = (VT)(0.0f);
-    VT bacc[FBW];
-#pragma unroll
-    for (int i = 0; i < FBW; i++)
-        bacc[i] = (VT)(0.0f);
+    VT acc[FBW][KS * KS], bacc[FBW];
+    wgrad_zero(acc, bacc);
     for (int n = i0; n < i1; n++)
         for (int row = 0; row < H; row++) {
             __global const float *xrow = xp + ((size_t)(n * C + c) * ph + row) * padw;
@@ -244,16 +248,8 @@ __kernel void conv_weight_grad_images(__global float *part, int part_off, __glob
     int c = fc / groups, f0 = (fc - c * groups) * FBW, padw = W + KS - 1, ph = H + KS - 1, hw = H * W;
     __global const float *xc = xt + xt_off + (size_t)c * ph * padw * nbp;
     __global const float *dyf = dyt + dyt_off + (size_t)f0 * hw * nbp;
-    VT acc[FBW][KS * KS];
-#pragma unroll
-    for (int i = 0; i < FBW; i++)
-#pragma unroll
-        for (int t = 0; t < KS * KS; t++)
-            acc[i][t] = (VT)(0.0f);
-    VT bacc[FBW];
-#pragma unroll
-    for (int i = 0; i < FBW; i++)
-        bacc[i] = (VT)(0.0f);
+    VT acc[FBW][KS * KS], bacc[FBW];
+    wgrad_zero(acc, bacc);
     for (int p = 0; p < hw; p++) {
         int row = p / W, col = p - row * W;
         for (int nv = 0; nv < nbp; nv += VW) {

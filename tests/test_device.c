@@ -57,7 +57,8 @@ START_TEST(selects_by_index_type_and_name)
     /* a substring of the first device's name, in another case */
     char part[8];
     snprintf(part, sizeof part, "%.4s", all[0].name);
-    for (char *c = part; *c; c++) *c = (char)((*c >= 'a' && *c <= 'z') ? *c - 32 : *c);
+    for (char *c = part; *c; c++)
+        *c = (char)((*c >= 'a' && *c <= 'z') ? *c - 32 : *c);
     ck_assert_msg(select_spec(part, sel, &n, err) == 0, "%s", err);
     ck_assert_int_eq(sel[0], 0);
     const char *type = (all[0].type & CL_DEVICE_TYPE_GPU) ? "gpu" : "cpu";
@@ -79,10 +80,12 @@ START_TEST(bad_specs_list_the_devices)
     const char *bad[] = {"99", "0,99", "no-such-device-xyz", ",", "-1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         ck_assert_msg(select_spec(bad[i], sel, &n, err) != 0, "spec \"%s\" accepted", bad[i]);
-        ck_assert_msg(strstr(err, all[0].name) != NULL, "error for \"%s\" does not list devices: %s", bad[i], err);
+        ck_assert_msg(strstr(err, all[0].name) != NULL, "error for \"%s\" does not list devices: %s", bad[i],
+                      err);
     }
     int has_gpu = 0;
-    for (int i = 0; i < count; i++) has_gpu |= (all[i].type & CL_DEVICE_TYPE_GPU) != 0;
+    for (int i = 0; i < count; i++)
+        has_gpu |= (all[i].type & CL_DEVICE_TYPE_GPU) != 0;
     if (!has_gpu) {
         ck_assert(select_spec("gpu", sel, &n, err) != 0);
         ck_assert(strstr(err, "no gpu device") != NULL);
@@ -94,10 +97,7 @@ static char cache_dir[256];
 
 static void cache_setup(void)
 {
-    snprintf(cache_dir, sizeof cache_dir, "/tmp/cltrain-test-cache-XXXXXX");
-    ck_assert(mkdtemp(cache_dir) != NULL);
-    setenv("CLTRAIN_CACHE_DIR", cache_dir, 1);
-    unsetenv("CLTRAIN_NO_CACHE");
+    tu_private_cache(cache_dir, sizeof cache_dir, "test-cache");
 }
 
 static void cache_teardown(void)
@@ -162,7 +162,8 @@ static void check_scale_add(device_ctx *d, cl_kernel k)
     TU_OK(d, device_run_1d(d, k, N, "scale_add"));
     float *got = tu_download(d, by, N);
     double ref[N];
-    for (int i = 0; i < N; i++) ref[i] = 1.5 * (double)x[i] - 0.25 * (double)y[i];
+    for (int i = 0; i < N; i++)
+        ref[i] = 1.5 * (double)x[i] - 0.25 * (double)y[i];
     ck_assert_double_le(tu_max_rel_err(got, ref, N), 1e-6);
     free(got);
     clReleaseMemObject(bx);
@@ -275,8 +276,8 @@ static int run_cli(const char *args, const char *env, char *out, size_t len)
 START_TEST(cli_without_platform_says_how_to_get_one)
 {
     char out[2048];
-    int rc = run_cli("devices", "OCL_ICD_VENDORS=/nonexistent-vendors-dir OPENCL_VENDOR_PATH=/nonexistent", out,
-                     sizeof out);
+    int rc = run_cli("devices", "OCL_ICD_VENDORS=/nonexistent-vendors-dir OPENCL_VENDOR_PATH=/nonexistent",
+                     out, sizeof out);
     ck_assert_int_eq(rc, 2);
     ck_assert_msg(strstr(out, "pocl-opencl-icd") != NULL, "%s", out);
 }

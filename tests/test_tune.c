@@ -29,11 +29,7 @@ static char cache_dir[256];
 /* A fresh cache directory per test, so nothing stored by a user or another test is seen. */
 static void setup(void)
 {
-    snprintf(cache_dir, sizeof cache_dir, "/tmp/cltrain-tune-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(cache_dir));
-    setenv("CLTRAIN_CACHE_DIR", cache_dir, 1);
-    unsetenv("CLTRAIN_NO_CACHE");
-    unsetenv("CLTRAIN_NO_TUNE");
+    tu_private_cache(cache_dir, sizeof cache_dir, "tune-test");
 }
 
 static void teardown(void)

@@ -162,6 +162,15 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return 0;
 }
 
+void tu_private_cache(char *dir, size_t len, const char *tag)
+{
+    snprintf(dir, len, "/tmp/cltrain-%s-XXXXXX", tag);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    setenv("CLTRAIN_CACHE_DIR", dir, 1);
+    unsetenv("CLTRAIN_NO_CACHE");
+    unsetenv("CLTRAIN_NO_TUNE");
+}
+
 void tu_remove_tree(const char *path)
 {
     nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -54,6 +54,11 @@ char *tu_read_text(const char *path);
 pid_t tu_start_cli(const char *log, const char *const *args);
 int tu_wait_cli(pid_t pid);
 
+/* Makes a fresh directory /tmp/cltrain-<tag>-XXXXXX into dir and points the cache at it
+ * (CLTRAIN_CACHE_DIR), with caching and stored launch choices on: nothing a user or another test
+ * stored is seen. tu_remove_tree(dir) undoes it. */
+void tu_private_cache(char *dir, size_t len, const char *tag);
+
 /* Removes a directory tree the test made (best effort: a test's leftovers are not its failure). */
 void tu_remove_tree(const char *path);
 
