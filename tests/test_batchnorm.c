@@ -473,7 +473,13 @@ START_TEST(fused_reference_matches_finite_differences)
            *b = tu_to_double(bf, 3);
     double *z = tu_alloc(n * sizeof(double)), *dx = tu_alloc(n * sizeof(double)), dg[3], db[3];
     ref_fused(a, x, g, b, w, N, C, HW, z, dx, dg, db);
-    /* the activation must see both signs: bn(x) has mean beta and unit spread per channel */
+    /* the activation must see both signs of its input bn(x) */
+    double mean[3], is[3];
+    ref_forward_d(x, g, b, N, C, HW, z, mean, is);
+    int negative = 0;
+    for (size_t j = 0; j < n; j++)
+        negative += z[j] < 0;
+    ck_assert_msg(negative > 0 && negative < (int)n, "bn(x) must have both signs");
     const double h = 1e-6;
     for (size_t k = 0; k < n + 6; k++) {
         double *v = k < n ? &x[k] : k < n + 3 ? &g[k - n] : &b[k - n - 3];
